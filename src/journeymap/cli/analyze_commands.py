@@ -1,0 +1,1 @@
+"""Commands: analyze_commands (placeholder until its owner fills it)."""

@@ -1,0 +1,1 @@
+"""Commands: demo_commands (placeholder until its owner fills it)."""

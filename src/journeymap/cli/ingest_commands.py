@@ -1,0 +1,1 @@
+"""Commands: ingest_commands (placeholder until its owner fills it)."""

@@ -1,0 +1,1 @@
+"""Commands: quality_commands (placeholder until its owner fills it)."""

@@ -1,0 +1,1 @@
+"""Commands: spec_commands (placeholder until its owner fills it)."""

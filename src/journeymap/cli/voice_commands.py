@@ -1,0 +1,1 @@
+"""Commands: voice_commands (placeholder until its owner fills it)."""
