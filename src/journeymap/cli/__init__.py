@@ -11,6 +11,7 @@ from journeymap.cli import (  # noqa: F401  (imported for their command registra
     demo_commands,
     ingest_commands,
     quality_commands,
+    report_commands,
     spec_commands,
     voice_commands,
 )

@@ -1,0 +1,170 @@
+"""Flows (Sankey data) of the paths after a start point or before an end point.
+
+Rules, as PostHog and Heap paths:
+
+- Path cleaning first: each rule ``{"regex": ..., "alias": ...}`` rewrites step names
+  with ``re.sub`` in the order given (rules apply one after another), so several names can
+  merge into one alias.
+- ``start`` only: the path out of the customer's LAST occurrence of ``start``, ``steps``
+  steps long (start included).
+- ``end`` only: the path into the customer's FIRST occurrence of ``end``: up to ``steps``
+  steps ending with it.
+- both: from the last ``start`` before the first ``end`` that follows a ``start``, to that
+  ``end``, cut to ``steps`` steps from the start side.
+- neither: the first ``steps`` steps of every journey.
+- A forward path that stops because the journey ended gets an edge to ``(end)``.
+- Customers without the start / end point are not in the flow.
+
+Rows: ``source_step, source, target_step, target, customers`` (customers = journeys taking
+that edge at that position). ``edge_limit`` keeps the busiest edges.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from journeymap.engine.funnel import _next
+from journeymap.engine.journeys import Journeys
+from journeymap.engine.paths import END
+
+
+def clean(journeys: Journeys, rules: list[dict] | None) -> Journeys:
+    """Journeys with step names rewritten by the cleaning rules (names may merge)."""
+    if not rules:
+        return journeys
+    names = [str(n) for n in journeys.step_names]
+    for i, rule in enumerate(rules):
+        if "regex" not in rule or "alias" not in rule:
+            raise ValueError(f"path cleaning rule {i + 1}: expected keys 'regex' and 'alias'")
+        try:
+            pattern = re.compile(rule["regex"])
+        except re.error as exc:
+            raise ValueError(
+                f"path cleaning rule {i + 1}: bad regex {rule['regex']!r}: {exc}"
+            ) from None
+        names = [pattern.sub(str(rule["alias"]), n) for n in names]
+    new_names = np.array(sorted(set(names)), dtype=object)
+    remap = np.searchsorted(new_names.astype(str), np.array(names, dtype=str))
+    steps = journeys.steps
+    new_steps = np.where(steps >= 0, remap[np.maximum(steps, 0)], -1).astype(np.int32)
+    codes = {**journeys.codes, journeys.level: new_steps}
+    names_by_kind = {**journeys.names, journeys.level: new_names}
+    return replace(journeys, codes=codes, names=names_by_kind, _cache={})
+
+
+def _first_last(positions: np.ndarray, jid: np.ndarray, n: int, last: bool) -> np.ndarray:
+    out = np.full(n, -1, dtype=np.int64)
+    if len(positions) == 0:
+        return out
+    owners = jid[positions]
+    if last:
+        u, idx = np.unique(owners[::-1], return_index=True)
+        out[u] = positions[::-1][idx]
+    else:
+        u, idx = np.unique(owners, return_index=True)
+        out[u] = positions[idx]
+    return out
+
+
+def flows(
+    journeys: Journeys,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    steps: int = 5,
+    edge_limit: int | None = None,
+    cleaning: list[dict] | None = None,
+    after: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Sankey edges (see module docstring). ``after``: per-journey start positions."""
+    if steps < 2:
+        raise ValueError(f"flows: steps must be at least 2, got {steps}")
+    j = clean(journeys.mapped(), cleaning)
+    n, jid = len(j), j.journey_of_event
+    begin, stop = j.offsets[:-1], j.offsets[1:]
+    forward = True
+    if after is not None:
+        a = after
+        b = np.where(a >= 0, np.minimum(a + steps, stop), -1)
+    elif start is None and end is None:
+        a, b = begin.copy(), np.minimum(begin + steps, stop)
+    else:
+        s_pos = np.flatnonzero(j.steps == j.code_of(start)) if start else None
+        e_pos = np.flatnonzero(j.steps == j.code_of(end)) if end else None
+        if start and not end:
+            a = _first_last(s_pos, jid, n, last=True)
+            b = np.where(a >= 0, np.minimum(a + steps, stop), -1)
+        elif end and not start:
+            forward = False
+            e = _first_last(e_pos, jid, n, last=False)
+            a = np.where(e >= 0, np.maximum(begin, e - steps + 1), -1)
+            b = np.where(e >= 0, e + 1, -1)
+        else:
+            first_s = _first_last(s_pos, jid, n, last=False)
+            has = first_s >= 0
+            e = np.full(n, -1, dtype=np.int64)
+            nxt, ok = _next(e_pos, first_s[has] + 1, stop[has])
+            e[np.flatnonzero(has)[ok]] = nxt[ok]
+            a = np.full(n, -1, dtype=np.int64)
+            got = e >= 0
+            a[got] = s_pos[np.searchsorted(s_pos, e[got]) - 1]
+            b = np.where(got, np.minimum(e + 1, a + steps), -1)
+            forward = False
+    inside = a >= 0
+    a, b, stop_in = a[inside], b[inside], stop[inside]
+    lengths = b - a
+    starts = np.repeat(a, lengths)
+    offset_in_path = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    pos = starts + offset_in_path
+    names = np.append(j.step_names.astype(str), END)
+    has_next = offset_in_path < np.repeat(lengths, lengths) - 1
+    src_pos = pos[has_next]
+    frame = pd.DataFrame(
+        {
+            "source_step": offset_in_path[has_next] + 1,
+            "source": names[j.steps[src_pos]],
+            "target_step": offset_in_path[has_next] + 2,
+            "target": names[j.steps[src_pos + 1]],
+        }
+    )
+    if forward:
+        ended = (b == stop_in) & (lengths < steps)
+        last = b[ended] - 1
+        frame = pd.concat(
+            [
+                frame,
+                pd.DataFrame(
+                    {
+                        "source_step": lengths[ended],
+                        "source": names[j.steps[last]],
+                        "target_step": lengths[ended] + 1,
+                        "target": END,
+                    }
+                ),
+            ],
+            ignore_index=True,
+        )
+    out = (
+        frame.groupby(["source_step", "source", "target_step", "target"], sort=False)
+        .size()
+        .rename("customers")
+        .reset_index()
+    )
+    out["customers"] = out["customers"].astype("int64")
+    out["source_step"] = out["source_step"].astype("int64")
+    out["target_step"] = out["target_step"].astype("int64")
+    if edge_limit is not None:
+        out = out.sort_values(
+            ["customers", "source_step", "source", "target"],
+            ascending=[False, True, True, True],
+            kind="stable",
+        ).head(edge_limit)
+    return out.sort_values(
+        ["source_step", "customers", "source", "target"],
+        ascending=[True, False, True, True],
+        kind="stable",
+    ).reset_index(drop=True)

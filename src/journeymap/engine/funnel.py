@@ -1,0 +1,370 @@
+"""Funnels with PostHog/GA4 semantics, as a vectorised numpy pass over sorted journeys.
+
+Definitions (the tests' plain-Python reference follows the same words):
+
+- Steps are names at the analysed level (touchpoint, stage or event); unmapped events are
+  ignored. "After" means later in tie-rule order ``(ts, event, event_id)``, not only a
+  later timestamp, so events sharing a timestamp still have one order.
+- Entry: any occurrence of step 1 (open funnels: of any step). Every entry is tried and
+  the best one counts (PostHog, ClickHouse ``windowFunnel``): a customer reaches step k
+  when some entry reaches it.
+- ``order="ordered"``: from an entry, step 2 is the first later occurrence of step 2,
+  step 3 the first later occurrence of step 3 after that, and so on (taking the earliest
+  next occurrence is optimal; other events may come in between).
+  ``"strict"``: each next step must be the very next event of the journey.
+  ``"unordered"``: steps may come in any order; a customer reaches step k when k distinct
+  funnel steps occur at or after the entry within the window (step names must be unique).
+- Window: every step must come within ``window`` of the entry event's time, inclusive
+  (``ts_k - ts_entry <= window``). ``window=None`` means no limit.
+- Exclusions ``{"step": name, "from": i, "to": j}`` (1-based step numbers, defaults 1 and
+  the last step): an entry whose path reaches step j with an exclusion event strictly
+  between its step-i and step-j events is discarded; a customer left with no entry is out
+  of the funnel altogether (PostHog drops excluded persons). Only ordered/strict funnels.
+- Open funnels (GA4): entry at any step; a customer counts at step k when an entry at some
+  step i <= k reaches k. ``conversion`` then divides by everyone who entered anywhere.
+- Time to convert: seconds from the entry to step k, on the path of the earliest entry
+  that reaches the customer's furthest step (open funnels: the earliest entry reaching k).
+  ``median_time_to_convert_s`` of step k is the median of that over customers reaching k.
+- ``conversion`` = customers at k / customers at step 1 (``reference="previous"``: / customers
+  at k-1); ``conversion_previous`` always / k-1; ``dropoff`` = customers at k-1 - at k.
+- Breakdown attribution, for an event property (channel): ``first_touch`` = value on the
+  entry event, ``last_touch`` = value on the last step reached, ``step:N`` = value on step
+  N's event (customers who never reach N fall under ``(none)``), ``all_events`` = the
+  customer counts under every value seen on its path's step events.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+from journeymap.engine.journeys import Journeys
+
+ORDERS = ("ordered", "strict", "unordered")
+NONE_VALUE = "(none)"
+
+
+def parse_window(window) -> int | None:
+    """A window as microseconds: "14d", "2h", "30m", "45s", "1w", seconds, timedelta, None."""
+    if window is None:
+        return None
+    if isinstance(window, timedelta):
+        return int(window.total_seconds() * 1_000_000)
+    if isinstance(window, int | float):
+        return int(window * 1_000_000)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([wdhms])\s*", str(window))
+    if not match:
+        raise ValueError(
+            f"funnel window: expected a duration such as '14d', '12h', '30m' or a number of "
+            f"seconds, got {window!r}"
+        )
+    unit = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}[match.group(2)]
+    return int(float(match.group(1)) * unit * 1_000_000)
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    code: int
+    first: int  # 0-based step index
+    last: int
+
+
+@dataclass
+class FunnelPaths:
+    """Per journey: which steps were reached, on which event, how long after entry."""
+
+    journeys: Journeys
+    names: list[str]
+    reached: np.ndarray  # bool (journeys, K)
+    positions: np.ndarray  # int64 (journeys, K), -1 where not reached
+    seconds: np.ndarray  # float (journeys, K), NaN where not reached
+    open: bool
+
+    @property
+    def in_funnel(self) -> np.ndarray:
+        return self.reached.any(axis=1)
+
+    @property
+    def furthest(self) -> np.ndarray:
+        """1-based furthest step reached (0 = not in the funnel)."""
+        k = self.reached.shape[1]
+        last = k - np.argmax(self.reached[:, ::-1], axis=1)
+        return np.where(self.in_funnel, last, 0)
+
+
+def _next(positions: np.ndarray, start: np.ndarray, end: np.ndarray):
+    """First element of sorted ``positions`` >= start and < end, with a validity mask."""
+    if len(positions) == 0:
+        return np.zeros(len(start), dtype=np.int64), np.zeros(len(start), dtype=bool)
+    idx = np.searchsorted(positions, start, side="left")
+    ok = idx < len(positions)
+    cand = positions[np.minimum(idx, len(positions) - 1)]
+    return cand, ok & (cand < end)
+
+
+class _Walker:
+    """Shared arrays of one funnel computation."""
+
+    def __init__(self, j: Journeys, codes: list[int], window: int | None):
+        self.j, self.codes, self.window = j, codes, window
+        self.steps, self.ts = j.steps, j.ts
+        self.jid = j.journey_of_event
+        self.end_of = j.offsets[1:][self.jid]
+        self._where: dict[int, np.ndarray] = {}
+
+    def where(self, code: int) -> np.ndarray:
+        if code not in self._where:
+            self._where[code] = (
+                np.flatnonzero(self.steps == code) if code >= 0 else np.zeros(0, dtype=np.int64)
+            )
+        return self._where[code]
+
+    def within(self, pos: np.ndarray, t0: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        if self.window is None:
+            return ok
+        out = ok.copy()
+        out[ok] = self.ts[pos[ok]] - t0[ok] <= self.window
+        return out
+
+    def walk(self, first: int, entries: np.ndarray, strict: bool) -> np.ndarray:
+        """Greedy ordered path from ``entries`` (events of step ``first``): positions (n, K)."""
+        k_total = len(self.codes)
+        pos = np.full((len(entries), k_total), -1, dtype=np.int64)
+        pos[:, first] = entries
+        t0, end = self.ts[entries], self.end_of[entries]
+        cur, alive = entries.copy(), np.ones(len(entries), dtype=bool)
+        for k in range(first + 1, k_total):
+            if strict:
+                nxt = cur + 1
+                ok = alive & (nxt < end)
+                ok[ok] = self.steps[nxt[ok]] == self.codes[k]
+            else:
+                nxt, ok = _next(self.where(self.codes[k]), cur + 1, end)
+                ok &= alive
+            ok = self.within(nxt, t0, ok)
+            pos[ok, k] = nxt[ok]
+            cur = np.where(ok, nxt, cur)
+            alive = ok
+        return pos
+
+    def unordered(self, entries: np.ndarray) -> np.ndarray:
+        """Positions of the 1st, 2nd, ... distinct funnel step done from each entry."""
+        t0, end = self.ts[entries], self.end_of[entries]
+        found = np.full((len(entries), len(self.codes)), np.iinfo(np.int64).max)
+        for k, code in enumerate(self.codes):
+            nxt, ok = _next(self.where(code), entries, end)
+            ok = self.within(nxt, t0, ok)
+            found[ok, k] = nxt[ok]
+        found.sort(axis=1)
+        return np.where(found == np.iinfo(np.int64).max, -1, found)
+
+    def tainted(self, pos: np.ndarray, exclusions: list[Exclusion]) -> np.ndarray:
+        bad = np.zeros(len(pos), dtype=bool)
+        for ex in exclusions:
+            has = (pos[:, ex.first] >= 0) & (pos[:, ex.last] >= 0)
+            start = pos[has, ex.first] + 1
+            nxt, ok = _next(self.where(ex.code), start, pos[has, ex.last])
+            bad[np.flatnonzero(has)[ok]] = True
+        return bad
+
+
+def _pick(jid: np.ndarray, entry: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
+    """Row index per journey of the highest ``score``, earliest ``entry``; -1 if none."""
+    chosen = np.full(n, -1, dtype=np.int64)
+    if len(jid) == 0:
+        return chosen
+    order = np.lexsort((entry, -score, jid))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = jid[order][1:] != jid[order][:-1]
+    rows = order[first]
+    chosen[jid[rows]] = rows
+    return chosen
+
+
+def funnel_paths(
+    journeys: Journeys,
+    steps: list[str],
+    *,
+    window="14d",
+    order: str = "ordered",
+    exclusions=None,
+    open: bool = False,
+) -> FunnelPaths:
+    """Per-journey funnel outcome (see the module docstring for every rule)."""
+    if order not in ORDERS:
+        raise ValueError(f"funnel order must be one of {', '.join(ORDERS)}, got {order!r}")
+    if len(steps) < 1:
+        raise ValueError("funnel needs at least one step")
+    j = journeys.mapped()
+    codes = [j.code_of(s) for s in steps]
+    k_total, n = len(steps), len(j)
+    excl = _exclusions(j, steps, exclusions)
+    if order == "unordered":
+        if len(set(steps)) != len(steps):
+            raise ValueError(f"an unordered funnel needs distinct steps, got {steps}")
+        if excl or open:
+            raise ValueError("exclusions and open entry need order 'ordered' or 'strict'")
+    walker = _Walker(j, codes, parse_window(window))
+    reached = np.zeros((n, k_total), dtype=bool)
+    positions = np.full((n, k_total), -1, dtype=np.int64)
+    seconds = np.full((n, k_total), np.nan)
+    if order == "unordered":
+        entries = np.flatnonzero(np.isin(j.steps, [c for c in codes if c >= 0]))
+        pos = walker.unordered(entries)
+        candidates = [(entries, pos)]
+    else:
+        candidates = []
+        for first in range(k_total if open else 1):
+            entries = walker.where(codes[first])
+            pos = walker.walk(first, entries, strict=order == "strict")
+            keep = ~walker.tainted(pos, excl)
+            candidates.append((entries[keep], pos[keep]))
+    entries = np.concatenate([c[0] for c in candidates]).astype(np.int64)
+    pos = np.concatenate([c[1] for c in candidates]) if candidates else positions[:0]
+    jid = walker.jid[entries]
+    if not open:
+        score = (pos >= 0).sum(axis=1)
+        chosen = _pick(jid, entries, score, n)
+        rows = chosen >= 0
+        positions[rows] = pos[chosen[rows]]
+        reached = positions >= 0
+        t0 = j.ts[entries[chosen[rows]]]
+        for k in range(k_total):
+            hit = reached[rows, k]
+            col = np.full(rows.sum(), np.nan)
+            col[hit] = (j.ts[positions[rows, k][hit]] - t0[hit]) / 1e6
+            seconds[rows, k] = col
+    else:
+        for k in range(k_total):
+            has = pos[:, k] >= 0
+            chosen = _pick(jid[has], entries[has], np.zeros(has.sum()), n)
+            rows = chosen >= 0
+            picked = np.flatnonzero(has)[chosen[rows]]
+            positions[rows, k] = pos[picked, k]
+            seconds[rows, k] = (j.ts[pos[picked, k]] - j.ts[entries[picked]]) / 1e6
+        reached = positions >= 0
+    return FunnelPaths(j, list(steps), reached, positions, seconds, open)
+
+
+def _exclusions(j: Journeys, steps: list[str], exclusions) -> list[Exclusion]:
+    out = []
+    for item in exclusions or []:
+        spec = {"step": item} if isinstance(item, str) else dict(item)
+        name = spec.get("step")
+        first, last = int(spec.get("from", 1)), int(spec.get("to", len(steps)))
+        if not name or not 1 <= first < last <= len(steps):
+            raise ValueError(
+                f"funnel exclusion {item!r}: expected {{'step': name, 'from': i, 'to': j}} "
+                f"with 1 <= i < j <= {len(steps)}"
+            )
+        out.append(Exclusion(j.code_of(name), first - 1, last - 1))
+    return out
+
+
+def attributed_values(paths: FunnelPaths, event_values: np.ndarray, attribution: str) -> list:
+    """Breakdown value(s) per journey from per-event values (see module docstring)."""
+    pos, reached = paths.positions, paths.reached
+    n, k_total = reached.shape
+    values: list = []
+    if attribution.startswith("step"):
+        try:
+            k = int(attribution.split(":", 1)[1]) - 1
+        except (IndexError, ValueError):
+            k = -1
+        if not 0 <= k < k_total:
+            raise ValueError(f"attribution 'step:N' needs N in 1..{k_total}, got {attribution!r}")
+    for i in range(n):
+        hits = pos[i][reached[i]]
+        if len(hits) == 0:
+            values.append([])
+            continue
+        if attribution == "first_touch":
+            chosen = [hits.min()]
+        elif attribution == "last_touch":
+            chosen = [hits.max()]
+        elif attribution == "all_events":
+            chosen = sorted(set(hits.tolist()))
+        elif attribution.startswith("step"):
+            chosen = [pos[i, k]] if reached[i, k] else []
+        else:
+            raise ValueError(
+                "attribution must be first_touch, last_touch, all_events or step:N, "
+                f"got {attribution!r}"
+            )
+        found = sorted({_label(event_values[p]) for p in chosen}) or [NONE_VALUE]
+        values.append(found)
+    return values
+
+
+def _label(value) -> str:
+    return (
+        NONE_VALUE
+        if value is None or (isinstance(value, float) and np.isnan(value))
+        else (str(value))
+    )
+
+
+def summarise(
+    paths: FunnelPaths, reference: str = "total", groups: list | None = None
+) -> pd.DataFrame:
+    """The funnel table, optionally one block per breakdown value."""
+    if reference not in ("total", "previous"):
+        raise ValueError(f"funnel reference must be 'total' or 'previous', got {reference!r}")
+    if groups is None:
+        return _table(paths, np.ones(len(paths.reached), dtype=bool), reference)
+    labels = sorted({v for vs in groups for v in vs})
+    frames = []
+    for label in labels:
+        member = np.array([label in vs for vs in groups], dtype=bool)
+        frame = _table(paths, member, reference)
+        frame.insert(0, "breakdown", label)
+        frames.append(frame)
+    if not frames:
+        empty = _table(paths, np.zeros(len(paths.reached), dtype=bool), reference)
+        return empty.assign(breakdown=pd.Series(dtype=object)).iloc[:0]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _table(paths: FunnelPaths, member: np.ndarray, reference: str) -> pd.DataFrame:
+    reached = paths.reached[member]
+    counts = reached.sum(axis=0).astype("int64")
+    entered = int(reached.any(axis=1).sum()) if paths.open else int(counts[0])
+    previous = np.concatenate([[entered], counts[:-1]]).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        conversion = np.where(entered > 0, counts / max(entered, 1), np.nan)
+        conv_prev = np.where(previous > 0, counts / np.where(previous > 0, previous, 1), np.nan)
+    medians = []
+    for k in range(len(paths.names)):
+        vals = paths.seconds[member][reached[:, k], k]
+        medians.append(float(np.median(vals)) if k > 0 and len(vals) else np.nan)
+    dropoff = np.concatenate([[0], counts[:-1] - counts[1:]]).astype("int64")
+    return pd.DataFrame(
+        {
+            "step": np.arange(1, len(paths.names) + 1),
+            "name": paths.names,
+            "customers": counts,
+            "conversion": conv_prev if reference == "previous" else conversion,
+            "conversion_previous": conv_prev,
+            "dropoff": dropoff,
+            "median_time_to_convert_s": medians,
+        }
+    )
+
+
+def distribution(paths: FunnelPaths) -> pd.DataFrame:
+    """Per journey in the funnel: furthest step and seconds from entry to reach it."""
+    furthest = paths.furthest
+    inside = furthest > 0
+    rows = np.flatnonzero(inside)
+    secs = paths.seconds[rows, furthest[rows] - 1]
+    return pd.DataFrame(
+        {
+            "customer_id": paths.journeys.keys[rows].astype(str),
+            "furthest_step": furthest[rows].astype("int64"),
+            "time_to_convert_s": np.where(furthest[rows] > 1, secs, np.nan),
+        }
+    ).sort_values(["furthest_step", "customer_id"], ignore_index=True)

@@ -1,0 +1,221 @@
+"""Journeys as flat numpy arrays: the one in-memory shape every engine pass reads.
+
+A :class:`Journeys` holds, for many journeys (one per customer, or one per session),
+the events of each journey back to back in tie-rule order (see :mod:`.backend`), cut by
+``offsets``: journey ``i`` is ``offsets[i]:offsets[i+1]``. Names are small integer
+codes into sorted dictionaries (``-1`` = no value, e.g. an unmapped touchpoint).
+
+It is built either from the journey store (sorted once at refresh, see :mod:`.store`) or
+from the events table sorted on the fly; both give the same arrays, so every analysis
+gives the same answer on either path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+#: Name kinds carried per event, each with its own dictionary.
+KINDS: tuple[str, ...] = ("event", "touchpoint", "stage", "channel")
+LEVELS: tuple[str, ...] = ("touchpoint", "stage", "event")
+#: Columns fetched from the events table to build journeys.
+ROW_COLUMNS: list[str] = ["customer_id", "ts", *KINDS, "session_id"]
+
+
+def encode(values: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (int32, -1 for null) into a sorted dictionary of the distinct values."""
+    names = sorted(v for v in pc.unique(values).to_pylist() if v is not None)
+    if not names:
+        return np.full(len(values), -1, dtype=np.int32), np.array([], dtype=object)
+    codes = pc.index_in(values, value_set=pa.array(names, type=pa.string()))
+    codes = pc.fill_null(codes, -1).to_numpy(zero_copy_only=False).astype(np.int32)
+    return codes, np.array(names, dtype=object)
+
+
+def micros(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Timestamps as int64 microseconds since the epoch (UTC)."""
+    typ = values.type
+    target = pa.timestamp("us", tz=typ.tz) if pa.types.is_timestamp(typ) else pa.timestamp("us")
+    return values.cast(target).cast(pa.int64()).to_numpy(zero_copy_only=False)
+
+
+@dataclass(frozen=True)
+class Journeys:
+    """Ordered journeys as flat arrays (see the module docstring)."""
+
+    customers: np.ndarray  # object: customer id of each journey
+    keys: np.ndarray  # object: journey key (customer id, or "<customer>#<session>")
+    offsets: np.ndarray  # int64, len = journeys + 1
+    ts: np.ndarray  # int64 microseconds per event
+    codes: dict[str, np.ndarray]  # kind -> int32 code per event
+    names: dict[str, np.ndarray]  # kind -> sorted dictionary
+    session: np.ndarray  # int32 session number (1-based) per event
+    level: str = "touchpoint"
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    # ----- construction -------------------------------------------------------------
+    @classmethod
+    def from_rows(
+        cls, rows: pa.Table, level: str = "touchpoint", inactivity_us: int | None = None
+    ) -> Journeys:
+        """Journeys from event rows already sorted by customer and the tie rule.
+
+        Sessions come from the ``session_id`` column (a new session where it changes), or,
+        with ``inactivity_us``, from the gaps themselves (:func:`session_numbers`; this is
+        how the store build defines them before writing ``session_id``).
+        """
+        ids = rows["customer_id"].combine_chunks()
+        new = np.ones(len(ids), dtype=bool)
+        if len(ids) > 1:  # rows are sorted by customer: a run per customer
+            new[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
+        starts = np.flatnonzero(new)
+        offsets = np.append(starts, len(ids)).astype(np.int64)
+        customers = ids.take(pa.array(starts)).to_numpy(zero_copy_only=False)
+        codes, names = {}, {}
+        for kind in KINDS:
+            codes[kind], names[kind] = encode(rows[kind])
+        ts = micros(rows["ts"])
+        if inactivity_us is not None:
+            session = session_numbers(ts, offsets, inactivity_us)
+        else:
+            sessions = pc.fill_null(rows["session_id"], "").combine_chunks()
+            changed = np.ones(len(sessions), dtype=bool)
+            if len(sessions) > 1:
+                changed[1:] = pc.not_equal(sessions[1:], sessions[:-1]).to_numpy(
+                    zero_copy_only=False
+                )
+            session = _numbers_within(np.cumsum(changed), offsets)
+        return cls(
+            customers=np.asarray(customers, dtype=object),
+            keys=np.asarray(customers, dtype=object),
+            offsets=offsets,
+            ts=ts,
+            codes=codes,
+            names=names,
+            session=session,
+            level=level,
+        )
+
+    # ----- views --------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def n_events(self) -> int:
+        return int(self.offsets[-1])
+
+    @property
+    def steps(self) -> np.ndarray:
+        """Codes of the analysed level (touchpoint, stage or event)."""
+        return self.codes[self.level]
+
+    @property
+    def step_names(self) -> np.ndarray:
+        return self.names[self.level]
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @property
+    def journey_of_event(self) -> np.ndarray:
+        """Index of the journey each event belongs to."""
+        if "jid" not in self._cache:
+            self._cache["jid"] = np.repeat(np.arange(len(self), dtype=np.int32), self.lengths)
+        return self._cache["jid"]
+
+    def at_level(self, level: str) -> Journeys:
+        if level not in LEVELS:
+            raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
+        return replace(self, level=level, _cache={})
+
+    def select(self, mask: np.ndarray) -> Journeys:
+        """Only the events where ``mask`` holds; journeys left empty are dropped."""
+        if mask.all():
+            return self
+        jid = self.journey_of_event[mask]
+        kept_counts = np.bincount(jid, minlength=len(self))
+        keep = kept_counts > 0
+        offsets = np.append(0, np.cumsum(kept_counts[keep])).astype(np.int64)
+        return replace(
+            self,
+            customers=self.customers[keep],
+            keys=self.keys[keep],
+            offsets=offsets,
+            ts=self.ts[mask],
+            codes={k: v[mask] for k, v in self.codes.items()},
+            session=self.session[mask],
+            _cache={},
+        )
+
+    def select_journeys(self, keep: np.ndarray) -> Journeys:
+        """Only the journeys where the boolean ``keep`` holds."""
+        return self.select(keep[self.journey_of_event])
+
+    def mapped(self) -> Journeys:
+        """Without events that have no name at the analysed level (unmapped events)."""
+        return self.select(self.steps >= 0)
+
+    def by_session(self) -> Journeys:
+        """One journey per session instead of per customer."""
+        jid = self.journey_of_event
+        boundary = np.ones(self.n_events, dtype=bool)
+        if self.n_events > 1:
+            boundary[1:] = (jid[1:] != jid[:-1]) | (self.session[1:] != self.session[:-1])
+        starts = np.flatnonzero(boundary)
+        offsets = np.append(starts, self.n_events).astype(np.int64)
+        customers = self.customers[jid[starts]]
+        keys = pc.binary_join_element_wise(
+            pa.array(customers.astype(str), pa.string()),
+            pa.array(self.session[starts]).cast(pa.string()),
+            "#",
+        ).to_numpy(zero_copy_only=False)
+        return replace(self, customers=customers, keys=keys, offsets=offsets, _cache={})
+
+    def customer_codes(self) -> np.ndarray:
+        """A small integer per customer, per journey, non-decreasing (a customer's journeys
+        are contiguous), for distinct counts."""
+        if "cust" not in self._cache:
+            change = np.zeros(len(self), dtype=np.int64)
+            if len(self) > 1:
+                change[1:] = self.customers[1:] != self.customers[:-1]
+            self._cache["cust"] = np.cumsum(change)
+        return self._cache["cust"]
+
+    def code_of(self, name: str, kind: str | None = None) -> int:
+        """Code of ``name`` in the dictionary of ``kind`` (the level by default), -1 if absent."""
+        names = self.names[kind or self.level]
+        idx = np.searchsorted(names.astype(str), name) if len(names) else 0
+        return int(idx) if idx < len(names) and names[idx] == name else -1
+
+
+def session_numbers(ts: np.ndarray, offsets: np.ndarray, inactivity_us: int) -> np.ndarray:
+    """Session number (1-based) of each event: THE definition of a session.
+
+    A new session starts at a customer's first event and whenever an event comes more than
+    the inactivity gap after the previous one (strictly more: a gap of exactly the limit
+    stays in the session). Events are in tie-rule order, so equal timestamps never split.
+    """
+    n = len(ts)
+    new = np.ones(n, dtype=bool)
+    if n > 1:
+        new[1:] = (ts[1:] - ts[:-1]) > inactivity_us
+    new[offsets[:-1][offsets[:-1] < n]] = True
+    return _numbers_within(np.cumsum(new), offsets)
+
+
+def _numbers_within(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """1-based run number of each value within its journey (a new run when it changes)."""
+    n = len(values)
+    if n == 0:
+        return np.zeros(0, dtype=np.int32)
+    new = np.ones(n, dtype=bool)
+    new[1:] = values[1:] != values[:-1]
+    new[offsets[:-1]] = True
+    running = np.cumsum(new)
+    first = running[offsets[:-1]] - 1
+    lengths = np.diff(offsets)
+    return (running - np.repeat(first, lengths)).astype(np.int32)

@@ -1,0 +1,204 @@
+"""Per-touchpoint and per-stage metrics, and conformance to the designed stage order.
+
+Definitions (customer level; unmapped events are left out unless counted explicitly):
+
+- ``customers``: customers with at least one event at the item; ``share``: of all
+  customers with a mapped event in the analysis.
+- ``conversion``: of those customers, the share with a goal event at or after their first
+  event at the item (the goal touchpoint itself converts 1.0). NaN without a goal.
+- ``exit_rate``: share of the item's customers whose journey ends there (last mapped event).
+- ``repeat_rate`` (loops): share of the item's customers who come back to it after
+  something else in between (a a b counts once, a b a is a loop).
+- ``median_time_to_next_stage_s``: from a customer's first event at the item to the first
+  later event in the next stage of the designed order; median over customers who get there.
+- ``first_touch`` / ``last_touch``: customers whose journey starts / ends at the item.
+- ``channel_mix``: share of the item's events per channel (dict).
+
+Conformance: each customer's sequence of stages (consecutive repeats collapsed) is
+compared with the designed order. A backward move goes to an earlier stage; a skip jumps
+forward over one or more stages (starting the journey mid-way is not a skip). A customer
+is "in order" with neither. Stages missing from the design are counted as unmapped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from journeymap.engine.funnel import _next
+from journeymap.engine.journeys import Journeys
+
+
+def step_metrics(
+    journeys: Journeys,
+    *,
+    goal: str | None = None,
+    stage_order: list[str] | None = None,
+    order: list[str] | None = None,
+) -> pd.DataFrame:
+    """Metrics per name at the journeys' level (touchpoint or stage); see module docstring."""
+    j = journeys.mapped()
+    n, steps, jid = len(j), j.steps.astype(np.int64), j.journey_of_event
+    n_names = len(j.step_names)
+    columns = [
+        "name",
+        "events",
+        "customers",
+        "share",
+        "conversion",
+        "exit_rate",
+        "repeat_rate",
+        "median_time_to_next_stage_s",
+        "first_touch",
+        "last_touch",
+        "channel_mix",
+    ]
+    if j.n_events == 0:
+        return pd.DataFrame(columns=columns)
+    run = np.ones(j.n_events, dtype=bool)  # a run = consecutive events at the same name
+    run[1:] = (jid[1:] != jid[:-1]) | (steps[1:] != steps[:-1])
+    first_pos, k_code, k_jid, runs = _first_per_journey(steps, jid, run)
+    customers = np.bincount(k_code, minlength=n_names)
+    events = np.bincount(steps, minlength=n_names)
+    firsts, lasts = j.offsets[:-1], j.offsets[1:] - 1
+    first_touch = np.bincount(steps[firsts], minlength=n_names)
+    last_touch = np.bincount(steps[lasts], minlength=n_names)
+    repeats = np.bincount(k_code[runs >= 2], minlength=n_names)
+    conversion = np.full(n_names, np.nan)
+    goal_code = j.code_of(goal, "touchpoint") if goal else -1
+    if goal:
+        last_goal = np.full(n, -1, dtype=np.int64)
+        goal_pos = np.flatnonzero(j.codes["touchpoint"] == goal_code)
+        if len(goal_pos):
+            rev_j, rev_idx = np.unique(jid[goal_pos][::-1], return_index=True)
+            last_goal[rev_j] = goal_pos[::-1][rev_idx]
+        converted = last_goal[k_jid] >= first_pos
+        conversion = np.bincount(k_code[converted], minlength=n_names) / np.maximum(customers, 1)
+    med = _time_to_next_stage(j, first_pos, k_code, stage_order, n_names)
+    channel_mix = _channel_mix(j, steps, n_names)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame = pd.DataFrame(
+            {
+                "name": j.step_names.astype(str),
+                "events": events.astype("int64"),
+                "customers": customers.astype("int64"),
+                "share": customers / max(n, 1),
+                "conversion": conversion,
+                "exit_rate": last_touch / np.maximum(customers, 1),
+                "repeat_rate": repeats / np.maximum(customers, 1),
+                "median_time_to_next_stage_s": med,
+                "first_touch": first_touch.astype("int64"),
+                "last_touch": last_touch.astype("int64"),
+                "channel_mix": channel_mix,
+            }
+        )
+    if order:
+        rank = {name: i for i, name in enumerate(order)}
+        frame["_r"] = frame["name"].map(lambda x: rank.get(x, len(rank)))
+        frame = frame.sort_values(["_r", "name"], kind="stable").drop(columns="_r")
+    else:
+        frame = frame.sort_values(["customers", "name"], ascending=[False, True], kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def _first_per_journey(steps: np.ndarray, jid: np.ndarray, flags: np.ndarray):
+    """Per (step, journey) pair present: first position, step, journey, and how many of
+    its rows have ``flags`` set.
+
+    A stable sort on the small step codes (radix) keeps positions ascending inside each
+    step, so journeys are non-decreasing there and a pair's first row is its first event.
+    """
+    small = steps.astype(np.uint16) if len(steps) and steps.max() < 2**16 else steps
+    rows = np.argsort(small, kind="stable")
+    s, jj = steps[rows], jid[rows]
+    new = np.ones(len(rows), dtype=bool)
+    new[1:] = (s[1:] != s[:-1]) | (jj[1:] != jj[:-1])
+    starts = np.flatnonzero(new)
+    flagged = np.add.reduceat(flags[rows].astype(np.int32), starts) if len(starts) else starts
+    return rows[starts], s[starts], jj[starts], flagged
+
+
+def _time_to_next_stage(j, first_pos, k_code, stage_order, n_names) -> np.ndarray:
+    out = np.full(n_names, np.nan)
+    if not stage_order or len(first_pos) == 0:
+        return out
+    stage_codes = j.codes["stage"]
+    code_of = {str(name): i for i, name in enumerate(j.names["stage"])}
+    rank_to_code = [code_of.get(s, -1) for s in stage_order]
+    next_code = np.full(len(j.names["stage"]) + 1, -1, dtype=np.int64)
+    for r, code in enumerate(rank_to_code[:-1]):
+        if code >= 0:
+            next_code[code] = rank_to_code[r + 1]
+    own_stage = stage_codes[first_pos]
+    target = np.where(own_stage >= 0, next_code[own_stage], -1)
+    seconds = np.full(len(first_pos), np.nan)
+    ends = j.offsets[1:][j.journey_of_event[first_pos]]
+    for code in np.unique(target[target >= 0]):
+        rows = np.flatnonzero(target == code)
+        nxt, ok = _next(np.flatnonzero(stage_codes == code), first_pos[rows] + 1, ends[rows])
+        seconds[rows[ok]] = (j.ts[nxt[ok]] - j.ts[first_pos[rows[ok]]]) / 1e6
+    frame = pd.DataFrame({"c": k_code, "s": seconds}).dropna()
+    medians = frame.groupby("c")["s"].median()
+    out[medians.index.to_numpy()] = medians.to_numpy()
+    return out
+
+
+def _channel_mix(j: Journeys, steps: np.ndarray, n_names: int) -> list[dict]:
+    channels = j.codes["channel"].astype(np.int64)
+    names = np.append(j.names["channel"].astype(str), "(none)")
+    channels = np.where(channels < 0, len(names) - 1, channels)
+    counts = pd.Series(steps * len(names) + channels).value_counts()
+    mix: list[dict] = [{} for _ in range(n_names)]
+    for k, c in counts.items():
+        mix[k // len(names)][str(names[k % len(names)])] = int(c)
+    out = []
+    for d in mix:
+        total = sum(d.values())
+        out.append({ch: round(v / total, 4) for ch, v in sorted(d.items())} if total else {})
+    return out
+
+
+def conformance(journeys: Journeys, stage_order: list[str]) -> dict:
+    """Conformance figures of customer-level journeys (see module docstring)."""
+    stage_codes = journeys.codes["stage"]
+    names = [str(s) for s in journeys.names["stage"]]
+    rank = np.full(len(names) + 1, -1, dtype=np.int64)
+    for i, name in enumerate(names):
+        if name in stage_order:
+            rank[i] = stage_order.index(name)
+    ranks = np.where(stage_codes >= 0, rank[stage_codes], -1)
+    unmapped_events = int((journeys.codes["touchpoint"] < 0).sum())
+    mapped = journeys.select(ranks >= 0)
+    r = ranks[ranks >= 0]
+    jid = mapped.journey_of_event
+    keep = np.ones(len(r), dtype=bool)
+    keep[1:] = (jid[1:] != jid[:-1]) | (r[1:] != r[:-1])
+    r, jid = r[keep], jid[keep]
+    same = jid[1:] == jid[:-1]
+    diff = (r[1:] - r[:-1])[same]
+    pair_j = jid[1:][same]
+    back = diff < 0
+    skip = diff > 1
+    n = len(mapped)
+    has_back = np.zeros(n, dtype=bool)
+    has_back[pair_j[back]] = True
+    has_skip = np.zeros(n, dtype=bool)
+    has_skip[pair_j[skip]] = True
+    skipped: dict[str, set] = {s: set() for s in stage_order}
+    src = r[:-1][same][skip]
+    for a, d, who in zip(src, diff[skip], pair_j[skip], strict=True):
+        for s in range(a + 1, a + d):
+            skipped[stage_order[s]].add(int(who))
+    in_order = ~(has_back | has_skip)
+    return {
+        "customers": n,
+        "in_order": int(in_order.sum()),
+        "in_order_share": float(in_order.mean()) if n else float("nan"),
+        "with_skips": int(has_skip.sum()),
+        "with_backward": int(has_back.sum()),
+        "backward_moves": int(back.sum()),
+        "skipped": {s: len(v) for s, v in skipped.items()},
+        "events": journeys.n_events,
+        "unmapped_events": unmapped_events,
+        "unmapped_share": unmapped_events / journeys.n_events if journeys.n_events else 0.0,
+    }

@@ -1,0 +1,192 @@
+"""Refresh step 4: attach each feedback row to a touchpoint and fill its sentiment.
+
+Rules, in order (docs/contracts.md, refresh pipeline):
+
+1. ``touchpoint_given`` names a touchpoint of the spec -> keep it (method ``given``).
+2. Else the customer's last *mapped* event (``events.touchpoint`` not NULL) at or before
+   the response, if it is at most ``[voice] attach_window_hours`` older -> its touchpoint
+   (method ``event``). Events tied on ``ts`` are ordered by (ts, event, event_id) as
+   everywhere in journeymap, so the last of the tie wins.
+3. Else ``touchpoint`` stays NULL. Such rows are kept and counted by reason:
+   ``no_customer_or_time`` (customer_id or ts missing), ``no_event_before`` (no mapped
+   event at or before the response), ``outside_window`` (the last one is too old).
+
+The matching is one DuckDB ASOF join through Ibis. ``sentiment`` is the VADER compound
+of ``text`` from the ``sentiment_cache`` table (NULL when the text is empty); only texts
+never seen before are scored (see :mod:`journeymap.voice.sentiment`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from journeymap.voice.sentiment import cache_table, fill_cache, has_text, text_hash
+from journeymap.voice.settings import voice_settings
+from journeymap.voice.spec_view import touchpoint_ids
+
+UNATTACHED_REASONS = ("no_customer_or_time", "no_event_before", "outside_window")
+
+
+@dataclass
+class AttachReport:
+    """What :func:`attach_feedback` did; every feedback row is in exactly one count."""
+
+    rows: int = 0
+    given: int = 0
+    by_event: int = 0
+    unattached: dict[str, int] = field(default_factory=lambda: dict.fromkeys(UNATTACHED_REASONS, 0))
+    #: rows whose touchpoint_given is not a touchpoint of the spec (then rules 2-3 apply)
+    given_unknown: int = 0
+    texts_scored: int = 0
+    window_hours: float = 72.0
+
+    @property
+    def unattached_total(self) -> int:
+        return sum(self.unattached.values())
+
+    def lines(self) -> list[str]:
+        """Human summary for the CLI."""
+        out = [
+            f"feedback rows: {self.rows}",
+            f"  attached by given touchpoint: {self.given}",
+            f"  attached by last event within {self.window_hours:g} h: {self.by_event}",
+            f"  unattached: {self.unattached_total}"
+            + "".join(f", {k}={v}" for k, v in self.unattached.items() if v),
+        ]
+        if self.given_unknown:
+            out.append(f"  touchpoint_given not in the spec: {self.given_unknown}")
+        out.append(f"new texts scored for sentiment: {self.texts_scored}")
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+def attach_feedback(ws: Any, *, progress: bool = True) -> AttachReport:
+    """Refresh step 4 on a workspace: rewrite ``feedback.touchpoint`` and ``.sentiment``.
+
+    Runs inside ``ws.transaction()`` (re-entrant), so the cache and feedback change together.
+    """
+    transaction = getattr(ws, "transaction", None)
+    with transaction() if transaction is not None else nullcontext():
+        return attach_feedback_in(ws.con, touchpoint_ids(ws.spec), ws.settings, progress=progress)
+
+
+def attach_feedback_in(
+    con: ibis.BaseBackend,
+    touchpoints: Collection[str],
+    settings: Mapping[str, Any] | None,
+    *,
+    progress: bool = False,
+    workers: int | None = None,
+) -> AttachReport:
+    """:func:`attach_feedback` on a bare Ibis connection holding ``feedback`` and ``events``.
+
+    ``workers`` processes score new texts (default: every core).
+    """
+    vs = voice_settings(settings)
+    report = AttachReport(window_hours=vs.attach_window_hours)
+    tables = set(con.list_tables())
+    if "feedback" not in tables:
+        return report
+    fb = con.table("feedback")
+    columns = list(fb.columns)
+    if "touchpoint_given" not in columns:
+        # First run on a table written without it: what is in `touchpoint` now is the input.
+        fb = fb.mutate(touchpoint_given=fb.touchpoint)
+        columns.append("touchpoint_given")
+
+    attached = _attached(con, fb, tables, set(touchpoints), vs.attach_window_hours)
+    report.texts_scored = fill_cache(con, fb.text, workers=workers, progress=progress)
+    cache = cache_table(con)
+    cache = cache.select(_cache_hash=cache.text_hash, _cached=cache.sentiment)
+    keyed = attached.mutate(
+        _hash=ibis.ifelse(has_text(attached.text), text_hash(attached.text), ibis.null("string"))
+    )
+    scored = keyed.left_join(cache, keyed._hash == cache._cache_hash)
+    result = scored.select(
+        *[
+            scored._touchpoint.name("touchpoint")
+            if c == "touchpoint"
+            else scored._cached.cast("float64").name("sentiment")
+            if c == "sentiment"
+            else scored[c]
+            for c in columns
+        ],
+        _method=scored._method,
+        _given_unknown=scored._given_unknown,
+    )
+    tmp = "_voice_feedback_attached"
+    con.create_table(tmp, result, overwrite=True)
+    try:
+        staged = con.table(tmp)
+        counts = staged.group_by(method="_method", unknown="_given_unknown").aggregate(
+            n=staged.count()
+        )
+        for row in counts.to_pandas().itertuples(index=False):
+            n = int(row.n)
+            report.rows += n
+            report.given_unknown += n if row.unknown else 0
+            if row.method == "given":
+                report.given += n
+            elif row.method == "event":
+                report.by_event += n
+            else:
+                report.unattached[row.method] += n
+        con.create_table("feedback", staged.drop("_method", "_given_unknown"), overwrite=True)
+    finally:
+        con.drop_table(tmp, force=True)
+    return report
+
+
+def _attached(
+    con: ibis.BaseBackend,
+    fb: ir.Table,
+    tables: set[str],
+    touchpoints: set[str],
+    window_hours: float,
+) -> ir.Table:
+    """``fb`` plus ``_touchpoint`` (attached), ``_method`` and ``_given_unknown``."""
+    if "events" in tables:
+        ev = con.table("events")
+        ev = ev.filter(ev.touchpoint.notnull() & ev.customer_id.notnull() & ev.ts.notnull())
+        # One event per (customer, ts): the last by (event, event_id), the journeymap tie order.
+        rank = ibis.row_number().over(
+            group_by=[ev.customer_id, ev.ts], order_by=[ibis.desc(ev.event), ibis.desc(ev.event_id)]
+        )
+        ev = ev.mutate(_rank=rank).filter(lambda t: t._rank == 0)
+        ev = ev.select(_ev_customer=ev.customer_id, _ev_ts=ev.ts, _ev_touchpoint=ev.touchpoint)
+        joined = fb.asof_join(
+            ev, on=fb.ts >= ev._ev_ts, predicates=[fb.customer_id == ev._ev_customer]
+        )
+        window = ibis.interval(seconds=round(window_hours * 3600))
+        has_event = joined._ev_touchpoint.notnull()
+        within = has_event & (joined._ev_ts >= joined.ts - window)
+    else:
+        joined = fb.mutate(_ev_touchpoint=ibis.null("string"))
+        has_event = ibis.literal(False)
+        within = ibis.literal(False)
+
+    given = joined.touchpoint_given
+    given_ok = given.isin(list(touchpoints)) if touchpoints else ibis.literal(False)
+    method = ibis.cases(
+        (given_ok, "given"),
+        (within, "event"),
+        (joined.customer_id.isnull() | joined.ts.isnull(), "no_customer_or_time"),
+        (~has_event, "no_event_before"),
+        else_="outside_window",
+    )
+    touchpoint = ibis.cases(
+        (given_ok, given), (within, joined._ev_touchpoint), else_=ibis.null("string")
+    )
+    return joined.mutate(
+        _touchpoint=touchpoint,
+        _method=method,
+        _given_unknown=(given.notnull() & ~given_ok).fill_null(False),
+    ).drop(*[c for c in ("_ev_customer", "_ev_ts", "_ev_touchpoint") if c in joined.columns])

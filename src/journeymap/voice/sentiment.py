@@ -1,0 +1,114 @@
+"""Offline sentiment (VADER compound, -1..1) over distinct texts, cached by text hash.
+
+Why this shape: a feedback table repeats texts ("Great service", "Late delivery") and a
+refresh re-reads all of it, so only *distinct, never-seen* texts are scored. Scores live
+in the warehouse table ``sentiment_cache(text_hash, sentiment)`` keyed by the MD5 hex of
+the text as DuckDB computes it, so the join back to ``feedback`` happens in the database.
+Scoring runs in Python (VADER is pure Python) over chunks in a process pool, one worker
+per core; small batches stay in-process because starting workers costs more than scoring.
+
+VADER reads English words and emoji; text in other languages scores about 0, so the
+emotion of such a response rests on its score (see :mod:`journeymap.voice.formulas`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+from rich.progress import Progress
+
+CACHE_TABLE = "sentiment_cache"
+CACHE_SCHEMA = ibis.schema({"text_hash": "string", "sentiment": "float64"})
+#: Below this many texts a process pool is slower than scoring in-process.
+POOL_MIN_TEXTS = 20_000
+CHUNK_SIZE = 10_000
+
+_ANALYZER = None
+
+
+def _analyzer():
+    """One VADER analyzer per process (loading its lexicon takes ~0.1 s)."""
+    global _ANALYZER
+    if _ANALYZER is None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        _ANALYZER = SentimentIntensityAnalyzer()
+    return _ANALYZER
+
+
+def _score_chunk(texts: Sequence[str]) -> list[float]:
+    analyzer = _analyzer()
+    return [float(analyzer.polarity_scores(t)["compound"]) for t in texts]
+
+
+def score_texts(
+    texts: Sequence[str], *, workers: int | None = None, progress: bool = False
+) -> list[float]:
+    """VADER compound score of each text, in order (-1 most negative .. +1 most positive).
+
+    Uses ``workers`` processes (default: every core) when there are at least
+    :data:`POOL_MIN_TEXTS` texts. Callers pass non-empty texts; an empty string scores 0.
+    """
+    texts = list(texts)
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(texts) < POOL_MIN_TEXTS:
+        return _score_chunk(texts)
+    chunks = [texts[i : i + CHUNK_SIZE] for i in range(0, len(texts), CHUNK_SIZE)]
+    out: list[float] = []
+    # spawn, not fork: the parent holds DuckDB's threads, and forking a threaded process
+    # can deadlock the child.
+    with (
+        ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool,
+        Progress(transient=True, disable=not progress) as bar,
+    ):
+        task = bar.add_task("Scoring sentiment", total=len(texts))
+        for chunk, scores in zip(chunks, pool.map(_score_chunk, chunks), strict=True):
+            out.extend(scores)
+            bar.advance(task, len(chunk))
+    return out
+
+
+def has_text(text: ir.StringValue) -> ir.BooleanValue:
+    """True where a text is worth scoring: not NULL and not only whitespace."""
+    return text.notnull() & (text.strip().length() > 0)
+
+
+def text_hash(text: ir.StringValue) -> ir.StringValue:
+    """The cache key of a text: MD5 hex computed by the database."""
+    return text.hexdigest("md5")
+
+
+def cache_table(con: ibis.BaseBackend) -> ir.Table:
+    """The ``sentiment_cache`` table, created empty on first use."""
+    if CACHE_TABLE not in con.list_tables():
+        con.create_table(CACHE_TABLE, schema=CACHE_SCHEMA)
+    return con.table(CACHE_TABLE)
+
+
+def fill_cache(
+    con: ibis.BaseBackend,
+    texts: ir.StringColumn,
+    *,
+    workers: int | None = None,
+    progress: bool = False,
+) -> int:
+    """Score every distinct text of ``texts`` missing from the cache; return how many.
+
+    ``texts`` is a string column of any table on ``con``; NULL and blank texts are skipped.
+    """
+    cache = cache_table(con)
+    source = texts.name("text").as_table()
+    source = source.filter(has_text(source.text))
+    distinct = source.select(text_hash=text_hash(source.text), text=source.text).distinct()
+    todo = distinct.anti_join(cache, "text_hash").to_pandas()
+    if todo.empty:
+        return 0
+    scores = score_texts(todo["text"].tolist(), workers=workers, progress=progress)
+    con.insert(CACHE_TABLE, pd.DataFrame({"text_hash": todo["text_hash"], "sentiment": scores}))
+    return len(todo)

@@ -1,0 +1,140 @@
+"""The journey store: sessions, and store path == events path for every question."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from engine.logs import make_workspace, sorted_log
+from journeymap.engine import Analysis
+from journeymap.engine.store import build_store, store_is_fresh
+
+
+def _pandas_sessions(events: pd.DataFrame, minutes: float) -> pd.Series:
+    """Session ids by the documented rule, computed independently with pandas."""
+    ordered = sorted_log(events)
+    gap = ordered.groupby("customer_id")["ts"].diff()
+    new = gap.isna() | (gap > pd.Timedelta(minutes=minutes))
+    number = new.astype(int).groupby(ordered["customer_id"]).cumsum()
+    return (ordered["customer_id"] + "#" + number.astype(str)).reindex(events.index)
+
+
+@pytest.mark.parametrize("minutes", [30, 5])
+def test_build_store_fills_sessions(tmp_path, log, minutes):
+    ws = make_workspace(tmp_path, log, settings={"sessions": {"inactivity_minutes": minutes}})
+    got = ws.con.table("events").select("event_id", "session_id").to_pandas()
+    expected = _pandas_sessions(log, minutes)
+    assert dict(zip(got.event_id, got.session_id, strict=True)) == dict(
+        zip(log.event_id, expected, strict=True)
+    )
+    # the generated log has gaps of exactly 30 minutes: they stay in one session
+    assert store_is_fresh(ws.con)
+
+
+def test_bad_inactivity_setting_names_the_setting(tmp_path, log):
+    with pytest.raises(ValueError, match="inactivity_minutes"):
+        make_workspace(tmp_path, log, settings={"sessions": {"inactivity_minutes": "soon"}})
+
+
+def test_session_level_variants_match_pandas(ws, log):
+    analysis = Analysis.from_workspace(ws, sessions=True)
+    mapped = sorted_log(log.assign(session_id=_pandas_sessions(log, 30)))
+    mapped = mapped[mapped.touchpoint.notna()]
+    expected = mapped.groupby("session_id")["touchpoint"].apply(tuple).value_counts()
+    got = analysis.variants()
+    assert dict(zip(got.path, got.customers, strict=True)) == expected.to_dict()
+
+
+def test_store_goes_stale_when_events_change(ws, log):
+    assert Analysis.from_workspace(ws).store_used()
+    extra = log.head(1).assign(event_id="new-1")
+    ws.con.insert("events", extra[list(ws.con.table("events").columns)])
+    assert not Analysis.from_workspace(ws).store_used()
+    build_store(ws)
+    assert Analysis.from_workspace(ws).store_used()
+
+
+FILTERS = [
+    {},
+    {"level": "stage"},
+    {"level": "event"},
+    {"sessions": True},
+    {"start": "2024-03-03", "end": "2024-03-07"},
+    {"channel": ["web", "app"]},
+    {"persona": "loyal"},
+    {"where": {"segment": "vip", "age": {"gte": 30}}},
+    {"channel": "email", "level": "event", "sessions": True},
+]
+
+
+def _answers(a: Analysis) -> dict:
+    level_steps = sorted(set(map(str, a.journeys().step_names)))[:3]
+    return {
+        "transitions": a.transitions(markers=True),
+        "variants": a.variants(collapse_repeats=True),
+        "funnel": a.funnel(level_steps, window="2d"),
+        "funnel_strict": a.funnel(level_steps, order="strict", breakdown="channel"),
+        "funnel_open": a.funnel(level_steps, open=True, window="1d"),
+        "flows": a.flows(steps=4),
+        "tp": a.touchpoint_metrics(),
+        "stage": a.stage_metrics(),
+        "conformance": a.conformance(by_persona=True),
+    }
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=lambda f: ",".join(f) or "none")
+def test_store_and_events_paths_agree(ws, filters):
+    via_store = Analysis.from_workspace(ws, **filters)
+    via_events = via_store.filtered(use_store=False)
+    assert via_store.store_used() and not via_events.store_used()
+    a, b = _answers(via_store), _answers(via_events)
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name], obj=name)
+    assert len(a["transitions"]) > 0
+
+
+def test_filters_select_the_right_events(ws, log):
+    a = Analysis.from_workspace(ws, start="2024-03-03", end="2024-03-07", channel="web")
+    got = a.journeys()
+    inside = log[
+        (log.ts >= pd.Timestamp("2024-03-03", tz="UTC"))
+        & (log.ts < pd.Timestamp("2024-03-07", tz="UTC"))
+        & (log.channel == "web")
+    ]
+    assert got.n_events == len(inside)
+    assert set(got.customers) == set(inside.customer_id)
+    assert a.events().count().to_pyarrow().as_py() == len(inside)
+
+
+def test_where_on_unknown_column_is_a_clear_error(ws):
+    with pytest.raises(ValueError, match="customers table has no column 'colour'"):
+        Analysis.from_workspace(ws, where={"colour": "red"}).transitions()
+
+
+def test_where_operator_errors_and_list_form(ws, log):
+    with pytest.raises(ValueError, match="where age"):
+        Analysis.from_workspace(ws, where={"age": {"around": 3}}).transitions()
+    a = Analysis.from_workspace(ws, where={"segment": ["vip"]})
+    b = Analysis.from_workspace(ws, where={"segment": "vip"})
+    assert a.journeys().n_events == b.journeys().n_events > 0
+
+
+def test_funnel_breakdown_distribution_and_reference(ws, log):
+    a = Analysis.from_workspace(ws)
+    steps = ["home_page", "cart", "checkout"]
+    total = a.funnel(steps, window="3d")
+    by_persona = a.funnel(steps, window="3d", breakdown="persona")
+    # a customer attribute gives each customer one value: blocks add up to the total
+    assert by_persona.groupby("step")["customers"].sum().tolist() == total["customers"].tolist()
+    customers = ws.con.table("customers").to_pandas()
+    personas = dict(zip(customers.customer_id, customers.persona.fillna("(none)"), strict=True))
+    dist = a.funnel(steps, window="3d", distribution=True)
+    for k in range(1, 4):
+        assert (dist.furthest_step >= k).sum() == total.customers.iloc[k - 1]
+    first_block = by_persona[by_persona.breakdown == "loyal"]
+    loyal = {c for c, p in personas.items() if p == "loyal"}
+    assert first_block.customers.iloc[0] == dist.customer_id.isin(loyal).sum()
+    prev = a.funnel(steps, window="3d", reference="previous")
+    assert prev["conversion"].tolist() == pytest.approx(total["conversion_previous"].tolist())
+    by_channel = a.funnel(steps, window="3d", breakdown="channel", attribution="all_events")
+    assert (by_channel.groupby("step")["customers"].sum() >= total["customers"].to_numpy()).all()

@@ -1,0 +1,105 @@
+"""The refresh pipeline: steps in contract order, mapping by the spec, unmapped counts."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from journeymap.spec import load_spec
+from journeymap.spec.matching import match_event
+from journeymap.workspace import Workspace
+from journeymap.workspace.refresh import apply_mapping, default_steps
+
+SPEC = """\
+version: 1
+name: Tiny
+personas:
+  - id: vip
+    name: VIP
+    rule:
+      tier: gold
+stages:
+  - id: look
+    name: Look
+  - id: buy
+    name: Buy
+touchpoints:
+  - id: home
+    name: Home
+    stage: look
+    match:
+      event: view
+      where: {page: /}
+  - id: product
+    name: Product
+    stage: look
+    match:
+      event: view
+  - id: checkout
+    name: Checkout
+    stage: buy
+    match:
+      event: {regex: "^(buy|pay)$"}
+goal:
+  touchpoint: checkout
+"""
+
+EVENTS = pd.DataFrame(
+    {
+        "customer_id": ["a", "a", "b", "b", "c"],
+        "event": ["view", "view", "pay", "scroll", "scroll"],
+        "ts": pd.date_range("2024-01-01", periods=5, freq="h", tz="UTC"),
+        "page": ["/", "/p/1", None, None, None],
+    }
+)
+
+
+@pytest.fixture
+def ws(tmp_path):
+    workspace = Workspace.create(tmp_path / "w", spec=SPEC)
+    yield workspace
+    workspace.close()
+
+
+def test_default_steps_follow_the_contract_order():
+    assert [name for name, _ in default_steps()] == ["stitch", "mapping", "store", "attach"]
+
+
+def test_steps_run_in_order_and_report(ws):
+    order = []
+
+    def step(name):
+        return lambda w: order.append(name) or f"{name} done"
+
+    ws.ingest_events(EVENTS, refresh=False)
+    before = ws.data_version
+    steps = [(n, step(n)) for n in ("stitch", "mapping", "store", "attach")]
+    report = ws.refresh(steps=steps)
+    assert order == ["stitch", "mapping", "store", "attach"]
+    assert report.steps == {n: f"{n} done" for n in order}
+    # nothing mapped by these stand-in steps: every event is unmapped, counted by name
+    assert report.unmapped_events == {"scroll": 2, "view": 2, "pay": 1}
+    assert report.data_version == ws.data_version == before + 1
+
+
+def test_mapping_step_matches_the_spec_oracle(ws):
+    ws.ingest_events(EVENTS, refresh=False)
+    ws.ingest_customers(
+        pd.DataFrame({"customer_id": ["a", "b"], "tier": ["gold", "silver"]}), refresh=False
+    )
+    report = ws.refresh(steps=[("mapping", apply_mapping)])
+    spec = load_spec(ws.path / "journey.yaml")
+    events = ws.to_pandas("events")
+    stage_of = {tp.id: tp.stage for tp in spec.touchpoints}
+    for row in events.itertuples():
+        expected = match_event(spec, row.event, row.channel, json.loads(row.properties))
+        assert (row.touchpoint if pd.notna(row.touchpoint) else None) == expected
+        assert (row.stage if pd.notna(row.stage) else None) == stage_of.get(expected)
+    assert sorted(events.touchpoint.dropna()) == ["checkout", "home", "product"]
+    assert report.unmapped_events == {"scroll": 2}
+    assert str(report.steps["mapping"]).startswith("mapped 3 of 5 events")
+    personas = ws.to_pandas("customers").set_index("customer_id").persona
+    assert personas["a"] == "vip" and pd.isna(personas["b"])
+    assert list(ws.table("events").columns) == list(ws.table("events").schema().names)
