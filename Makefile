@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-workspace
+PORT ?= 8765
 
 .PHONY: demo test lint venv clean bench
 
@@ -24,6 +25,9 @@ test: lint
 demo: $(STAMP)
 	$(VENV)/bin/journeymap demo --out $(DEMO_DIR) --customers 5000 --seed 7 --force
 	$(VENV)/bin/journeymap analyze metrics --workspace $(DEMO_DIR)
+	$(VENV)/bin/journeymap report --workspace $(DEMO_DIR) --format html --out $(DEMO_DIR)/journey-map.html
+	@echo "The demo journey map is also at $(DEMO_DIR)/journey-map.html (one offline HTML file)."
+	$(VENV)/bin/journeymap serve $(DEMO_DIR) --host 127.0.0.1 --port $(PORT)
 
 bench: $(STAMP)
 	$(PY) benchmarks/engine.py

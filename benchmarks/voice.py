@@ -30,22 +30,19 @@ import pandas as pd
 
 from journeymap.voice.attach import attach_feedback_in
 from journeymap.voice.themes import theme_table
+from journeymap.workspace import schemas
 
 TOUCHPOINTS = ["ad", "product_page", "cart", "checkout", "delivery", "support"]
 CANNED = [
     "Great service", "Love it", "Terrible", "ok", "Fast delivery, thanks!", "Too expensive",
     "Could not pay with my card", "Nice staff 😀", "Never again 😠", "Sehr gut", "配送が遅い",
 ]  # fmt: skip
-FEEDBACK = ibis.schema(
-    {"feedback_id": "string", "customer_id": "string", "ts": "timestamp('UTC')",
-     "touchpoint": "string", "kind": "string", "score": "float64", "text": "string",
-     "sentiment": "float64", "source": "string", "batch_id": "int64",
-     "touchpoint_given": "string"}
-)  # fmt: skip
-EVENTS = ibis.schema(
-    {"event_id": "string", "customer_id": "string", "ts": "timestamp('UTC')",
-     "event": "string", "touchpoint": "string"}
-)  # fmt: skip
+FEEDBACK = schemas.subset(
+    schemas.FEEDBACK,
+    ["feedback_id", "customer_id", "ts", "touchpoint", "kind", "score", "text", "sentiment"]
+    + ["source", "batch_id", "touchpoint_given"],
+)
+EVENTS = schemas.subset(schemas.EVENTS, ["event_id", "customer_id", "ts", "event", "touchpoint"])
 OPENERS = ["The", "My", "Your", "This", "Honestly the", "Sadly the", "Happily the"]
 SUBJECTS = ["delivery", "checkout", "website", "app", "support team", "parcel", "price",
             "delivery cost", "size guide", "payment page", "return process", "chat"]  # fmt: skip

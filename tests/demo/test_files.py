@@ -229,3 +229,15 @@ def test_journey_yaml_is_commented_for_first_time_readers(demo: DemoFiles) -> No
     comments = [line for line in lines if line.lstrip().startswith("#")]
     assert len(comments) >= 20
     assert any("first" in line.lower() and "match" in line.lower() for line in comments)
+
+
+def test_settings_are_the_workspace_file_with_the_demo_values(demo: DemoFiles) -> None:
+    import tomllib
+
+    text = (demo.path / "journeymap.toml").read_text(encoding="utf-8")
+    settings = tomllib.loads(text)
+    assert settings["workspace"]["timezone"] == "UTC"
+    assert settings["identity"] == {"default_phone_region": "GB", "hub_cap": 20}
+    assert settings["warehouse"] == {"backend": "duckdb", "path": ".journeymap/warehouse.duckdb"}
+    assert settings["voice"] == {"csat_mode": "mean", "attach_window_hours": 72, "min_n": 30}
+    assert text.startswith("# journeymap.toml: settings of the demo workspace")

@@ -7,58 +7,11 @@ from pathlib import Path
 import ibis
 import pandas as pd
 
-IDS = ["anonymous_id", "device_id", "email", "phone", "crm_id", "order_id"]
+from journeymap.workspace import schemas
 
-SCHEMAS: dict[str, dict[str, str]] = {
-    "events": {
-        "event_id": "string",
-        "customer_id": "string",
-        "ts": "timestamp('UTC')",
-        "event": "string",
-        "channel": "string",
-        "touchpoint": "string",
-        "stage": "string",
-        "session_id": "string",
-        "source": "string",
-        "revenue": "float64",
-        "properties": "string",
-        **dict.fromkeys(IDS, "string"),
-        "batch_id": "int64",
-    },
-    "feedback": {
-        "feedback_id": "string",
-        "customer_id": "string",
-        "ts": "timestamp('UTC')",
-        "touchpoint": "string",
-        "kind": "string",
-        "score": "float64",
-        "text": "string",
-        "sentiment": "float64",
-        "source": "string",
-        **dict.fromkeys(IDS, "string"),
-        "batch_id": "int64",
-        "touchpoint_given": "string",
-    },
-    "customers": {
-        "customer_id": "string",
-        "persona": "string",
-        "email": "string",
-        "phone": "string",
-        "crm_id": "string",
-        "source": "string",
-        "batch_id": "int64",
-    },
-    "quarantine": {
-        "table_name": "string",
-        "source": "string",
-        "file": "string",
-        "row_number": "int64",
-        "raw": "string",
-        "field": "string",
-        "reason": "string",
-        "batch_id": "int64",
-        "quarantined_at": "timestamp('UTC')",
-    },
+#: The canonical schemas (journeymap.workspace.schemas: the one definition) tests build.
+SCHEMAS: dict[str, ibis.Schema] = {
+    name: schemas.CANONICAL[name] for name in ("events", "feedback", "customers", "quarantine")
 }
 
 

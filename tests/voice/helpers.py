@@ -8,33 +8,19 @@ from types import SimpleNamespace
 import ibis
 import pandas as pd
 
-FEEDBACK_SCHEMA = ibis.schema(
-    {
-        "feedback_id": "string",
-        "customer_id": "string",
-        "ts": "timestamp('UTC')",
-        "touchpoint": "string",
-        "kind": "string",
-        "score": "float64",
-        "text": "string",
-        "sentiment": "float64",
-        "source": "string",
-        "batch_id": "int64",
-        "touchpoint_given": "string",
-    }
+from journeymap.workspace import schemas
+
+#: The canonical types (journeymap.workspace.schemas) of the columns voice reads.
+FEEDBACK_SCHEMA = schemas.subset(
+    schemas.FEEDBACK,
+    ["feedback_id", "customer_id", "ts", "touchpoint", "kind", "score", "text", "sentiment"]
+    + ["source", "batch_id", "touchpoint_given"],
 )
-EVENTS_SCHEMA = ibis.schema(
-    {
-        "event_id": "string",
-        "customer_id": "string",
-        "ts": "timestamp('UTC')",
-        "event": "string",
-        "channel": "string",
-        "touchpoint": "string",
-        "stage": "string",
-    }
+EVENTS_SCHEMA = schemas.subset(
+    schemas.EVENTS,
+    ["event_id", "customer_id", "ts", "event", "channel", "touchpoint", "stage"],
 )
-CUSTOMERS_SCHEMA = ibis.schema({"customer_id": "string", "persona": "string"})
+CUSTOMERS_SCHEMA = schemas.subset(schemas.CUSTOMERS, ["customer_id", "persona"])
 
 
 def spec(stages: dict[str, list[str]], goal: str | None = None) -> SimpleNamespace:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 
 import pandas as pd
@@ -11,7 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 from journeymap.cli.app import app
-from journeymap.cli.voice_commands import OutputFormat, emit
 from journeymap.voice import api
 from journeymap.voice.emotions import emotion_table
 
@@ -72,26 +70,6 @@ def test_api_without_feedback_table(analysis):
     curve = api.emotions(analysis, by="stage")
     assert curve["stage"].tolist() == ["buy", "after"] and (curve["n"] == 0).all()
     assert api.themes(analysis).empty
-
-
-def test_emit_formats(capsys):
-    df = pd.DataFrame(
-        {
-            "touchpoint": ["cart", None],
-            "score": [1.23456, float("nan")],
-            "quotes": [[{"feedback_id": "f1", "text": "slow, cart"}], []],
-        }
-    )
-    emit(df, OutputFormat.csv, "t")
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "touchpoint,score,quotes"
-    assert lines[1] == 'cart,1.235,"f1: slow, cart"'
-    emit(df, OutputFormat.json, "t")
-    rows = json.loads(capsys.readouterr().out)
-    assert rows[0]["quotes"] == [{"feedback_id": "f1", "text": "slow, cart"}]
-    assert rows[1]["score"] is None and rows[1]["touchpoint"] is None
-    emit(df, OutputFormat.table, "Themes")
-    assert "f1: slow, cart" in capsys.readouterr().out
 
 
 def test_voice_commands_are_registered():

@@ -10,8 +10,10 @@ from journeymap.cli import (  # noqa: F401  (imported for their command registra
     analyze_commands,
     demo_commands,
     ingest_commands,
+    insights_commands,
     quality_commands,
     report_commands,
+    serve_commands,
     spec_commands,
     voice_commands,
 )

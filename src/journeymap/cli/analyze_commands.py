@@ -2,37 +2,42 @@
 
 Thin wrappers: parse options, build an :class:`journeymap.engine.Analysis` (from a
 workspace, or from a plain events file with ``--events``), call one method, print the
-DataFrame as a table, CSV or JSON. Progress and errors go to stderr so CSV/JSON on stdout
-stay clean.
+DataFrame through :mod:`journeymap.cli.output`. The filter options every command shares are
+declared once, in :func:`journey_filters`. Progress and errors go to stderr so CSV/JSON on
+stdout stay clean.
 """
 
 from __future__ import annotations
 
-import json
+import functools
+import inspect
 import math
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from journeymap.cli.app import app
+from journeymap.cli.output import (
+    FormatOpt,
+    OutputFormat,
+    WorkspaceOpt,
+    error_exit,
+    print_frame,
+    print_json,
+    records,
+    stderr,
+)
 
 analyze_app = typer.Typer(
     help="Journey analytics: funnels, paths, flows, metrics, conformance.", no_args_is_help=True
 )
 app.add_typer(analyze_app, name="analyze")
-
-err = Console(stderr=True)
-
-
-class Format(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
 
 
 class Level(StrEnum):
@@ -41,115 +46,134 @@ class Level(StrEnum):
     event = "event"
 
 
-WorkspaceOpt = typer.Option(Path("."), "--workspace", "-w", help="Workspace folder.")
-EventsOpt = typer.Option(None, "--events", help="Analyse a plain events file (no workspace).")
-StartOpt = typer.Option(None, "--start", help="From this date/time (inclusive, UTC).")
-EndOpt = typer.Option(None, "--end", help="Until this date/time (exclusive, UTC).")
-PersonaOpt = typer.Option(None, "--persona", help="Only these personas (repeatable).")
-ChannelOpt = typer.Option(None, "--channel", help="Only events of these channels (repeatable).")
-WhereOpt = typer.Option(None, "--where", help="Customer attribute condition k=v (repeatable).")
-LevelOpt = typer.Option(Level.touchpoint, "--level", help="Step names: touchpoint, stage or event.")
-SessionsOpt = typer.Option(False, "--sessions", help="One journey per session.")
-FormatOpt = typer.Option(Format.table, "--format", "-f", help="table, csv or json.")
+EventsOpt = Annotated[
+    Path | None, typer.Option("--events", help="Analyse a plain events file (no workspace).")
+]
+StartOpt = Annotated[
+    str | None, typer.Option("--start", help="From this date/time (inclusive, UTC).")
+]
+EndOpt = Annotated[str | None, typer.Option("--end", help="Until this date/time (exclusive, UTC).")]
+PersonaOpt = Annotated[
+    list[str] | None, typer.Option("--persona", help="Only these personas (repeatable).")
+]
+ChannelOpt = Annotated[
+    list[str] | None, typer.Option("--channel", help="Only events of these channels (repeatable).")
+]
+WhereOpt = Annotated[
+    list[str] | None, typer.Option("--where", help="Customer attribute condition k=v (repeatable).")
+]
+LevelOpt = Annotated[Level, typer.Option("--level", help="Step names: touchpoint, stage or event.")]
+SessionsOpt = Annotated[bool, typer.Option("--sessions", help="One journey per session.")]
 
 
-def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
+@dataclass(frozen=True)
+class JourneyQuery:
+    """The options every analyze command shares: where the journeys come from, which of them
+    count, and how to print the answer."""
+
+    workspace: Path
+    events: Path | None
+    start: str | None
+    end: str | None
+    persona: list[str] | None
+    channel: list[str] | None
+    where: list[str] | None
+    level: Level
+    sessions: bool
+    fmt: OutputFormat
+
+    def analysis(self) -> Any:
+        """The :class:`~journeymap.engine.Analysis` these options ask for (exit 2 on error)."""
+        filters = {
+            "start": self.start,
+            "end": self.end,
+            "persona": self.persona or None,
+            "channel": self.channel or None,
+            "where": _where(self.where),
+            "level": self.level.value,
+            "sessions": self.sessions,
+        }
+        try:
+            with stderr.status("Preparing journeys..."):
+                if self.events is not None:
+                    from journeymap.engine import analyze_events
+
+                    return analyze_events(self.events).filtered(**filters)
+                import journeymap
+                from journeymap.engine import Analysis
+
+                return Analysis.from_workspace(journeymap.open(self.workspace), **filters)
+        except (ValueError, FileNotFoundError) as exc:
+            raise error_exit(str(exc), code=2) from None
+
+
+def journey_filters(
+    *, events: bool = True, fixed_level: Level | None = None
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Add the shared options to a command taking ``query: JourneyQuery``: workspace,
+    ``--events`` (unless ``events=False``), the date, persona, channel and ``--where``
+    filters, ``--level`` (unless the command answers at a ``fixed_level``), ``--sessions``
+    and ``--format``. Declared once here so every command reads them the same way."""
+    shared: list[tuple[str, Any, Any]] = [
+        ("workspace", WorkspaceOpt, Path(".")),
+        *([("events", EventsOpt, None)] if events else []),
+        ("start", StartOpt, None),
+        ("end", EndOpt, None),
+        ("persona", PersonaOpt, None),
+        ("channel", ChannelOpt, None),
+        ("where", WhereOpt, None),
+        *([("level", LevelOpt, Level.touchpoint)] if fixed_level is None else []),
+        ("sessions", SessionsOpt, False),
+        ("fmt", FormatOpt, OutputFormat.table),
+    ]
+    kind = inspect.Parameter.KEYWORD_ONLY
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        own = [
+            p
+            for p in inspect.signature(command, eval_str=True).parameters.values()
+            if p.name != "query"
+        ]
+        added = [inspect.Parameter(n, kind, annotation=t, default=d) for n, t, d in shared]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> None:
+            values = {n: kwargs.pop(n) for n, _, _ in shared}
+            values.setdefault("events", None)
+            values.setdefault("level", fixed_level)
+            command(query=JourneyQuery(**values), **kwargs)
+
+        params = [p.replace(kind=kind) for p in own] + added
+        wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        del wrapper.__wrapped__  # typer must read the new signature, not the command's
+        return wrapper
+
+    return decorate
 
 
 def _where(items: list[str] | None) -> dict:
     out = {}
     for item in items or []:
         if "=" not in item:
-            _fail(f"--where {item!r}: expected column=value")
+            raise error_exit(f"--where {item!r}: expected column=value", code=2)
         key, value = item.split("=", 1)
         out[key.strip()] = value.strip()
     return out
 
 
-def _analysis(workspace, events, start, end, persona, channel, where, level, sessions):
-    filters = {
-        "start": start,
-        "end": end,
-        "persona": persona or None,
-        "channel": channel or None,
-        "where": _where(where),
-        "level": level.value,
-        "sessions": sessions,
-    }
+def _run(fn: Callable[[], pd.DataFrame]) -> pd.DataFrame:
     try:
-        with err.status("Preparing journeys..."):
-            if events is not None:
-                from journeymap.engine import analyze_events
-
-                return analyze_events(events).filtered(**filters)
-            import journeymap
-
-            ws = journeymap.open(workspace)
-            from journeymap.engine import Analysis
-
-            return Analysis.from_workspace(ws, **filters)
-    except (ValueError, FileNotFoundError) as exc:
-        _fail(str(exc))
-
-
-def _cell(value) -> str:
-    if isinstance(value, tuple | list):
-        return " > ".join(map(str, value))
-    if isinstance(value, dict):
-        return ", ".join(
-            f"{k} {v:.0%}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items()
-        )  # noqa: E501
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
-    if value is None or value is pd.NA:
-        return ""
-    return str(value)
-
-
-def _json_ready(value):
-    if isinstance(value, tuple):
-        return list(value)
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
-def show(frame: pd.DataFrame, fmt: Format, title: str | None = None) -> None:
-    """Print ``frame`` as a Rich table, CSV or JSON records."""
-    if fmt is Format.json:
-        records = [{k: _json_ready(v) for k, v in row.items()} for row in frame.to_dict("records")]
-        sys.stdout.write(json.dumps(records, ensure_ascii=False, default=str) + "\n")
-    elif fmt is Format.csv:
-        frame.map(_cell).to_csv(sys.stdout, index=False)
-    else:
-        table = Table(title=title, show_lines=False)
-        for col in frame.columns:
-            numeric = pd.api.types.is_numeric_dtype(frame[col])
-            table.add_column(str(col), justify="right" if numeric else "left")
-        for row in frame.itertuples(index=False):
-            table.add_row(*(_cell(v) for v in row))
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=160)
-        console.print(table)
-
-
-def _run(fn):
-    try:
-        with err.status("Computing..."):
+        with stderr.status("Computing..."):
             return fn()
     except ValueError as exc:
-        _fail(str(exc))
+        raise error_exit(str(exc), code=2) from None
 
 
 @analyze_app.command("funnel")
+@journey_filters()
 def funnel_cmd(
+    query: JourneyQuery,
     steps: list[str] = typer.Argument(..., help="Funnel steps, in order."),
     window: str = typer.Option("14d", help="Conversion window from step 1 ('none': no limit)."),
     order: str = typer.Option("ordered", help="ordered, strict or unordered."),
@@ -158,22 +182,12 @@ def funnel_cmd(
     breakdown: str = typer.Option(None, help="Event or customer column to break down by."),
     attribution: str = typer.Option(
         "first_touch", help="first_touch, last_touch, all_events, step:N."
-    ),  # noqa: E501
+    ),
     open_: bool = typer.Option(False, "--open", help="Open funnel: enter at any step."),
     distribution: bool = typer.Option(False, help="Time-to-convert per customer instead."),
-    workspace: Path = WorkspaceOpt,
-    events: Path = EventsOpt,
-    start: str = StartOpt,
-    end: str = EndOpt,
-    persona: list[str] = PersonaOpt,
-    channel: list[str] = ChannelOpt,
-    where: list[str] = WhereOpt,
-    level: Level = LevelOpt,
-    sessions: bool = SessionsOpt,
-    fmt: Format = FormatOpt,
 ) -> None:
     """Conversion through ordered steps within a window."""
-    a = _analysis(workspace, events, start, end, persona, channel, where, level, sessions)
+    a = query.analysis()
     exclusions = []
     for item in exclude or []:
         parts = item.split(":")
@@ -181,7 +195,7 @@ def funnel_cmd(
         if len(parts) == 3:
             spec.update({"from": int(parts[1]), "to": int(parts[2])})
         elif len(parts) != 1:
-            _fail(f"--exclude {item!r}: expected step or step:from:to")
+            raise error_exit(f"--exclude {item!r}: expected step or step:from:to", code=2)
         exclusions.append(spec)
     frame = _run(
         lambda: a.funnel(
@@ -196,78 +210,51 @@ def funnel_cmd(
             distribution=distribution,
         )
     )
-    show(frame, fmt, "Funnel")
+    print_frame(frame, query.fmt, "Funnel")
 
 
 @analyze_app.command("transitions")
+@journey_filters()
 def transitions_cmd(
+    query: JourneyQuery,
     markers: bool = typer.Option(False, help="Add (start) and (end) markers."),
-    workspace: Path = WorkspaceOpt,
-    events: Path = EventsOpt,
-    start: str = StartOpt,
-    end: str = EndOpt,
-    persona: list[str] = PersonaOpt,
-    channel: list[str] = ChannelOpt,
-    where: list[str] = WhereOpt,
-    level: Level = LevelOpt,
-    sessions: bool = SessionsOpt,
-    fmt: Format = FormatOpt,
 ) -> None:
     """Directly-follows pairs with counts and times between."""
-    a = _analysis(workspace, events, start, end, persona, channel, where, level, sessions)
-    show(_run(lambda: a.transitions(markers=markers)), fmt, "Transitions")
+    a = query.analysis()
+    print_frame(_run(lambda: a.transitions(markers=markers)), query.fmt, "Transitions")
 
 
 @analyze_app.command("variants")
+@journey_filters()
 def variants_cmd(
+    query: JourneyQuery,
     top: int = typer.Option(20, help="Show the most common N paths (0: all)."),
     collapse_repeats: bool = typer.Option(False, help="a a b counts as a b."),
-    workspace: Path = WorkspaceOpt,
-    events: Path = EventsOpt,
-    start: str = StartOpt,
-    end: str = EndOpt,
-    persona: list[str] = PersonaOpt,
-    channel: list[str] = ChannelOpt,
-    where: list[str] = WhereOpt,
-    level: Level = LevelOpt,
-    sessions: bool = SessionsOpt,
-    fmt: Format = FormatOpt,
 ) -> None:
     """Whole-journey paths and how many customers follow each."""
-    a = _analysis(workspace, events, start, end, persona, channel, where, level, sessions)
-    show(
-        _run(lambda: a.variants(top=top or None, collapse_repeats=collapse_repeats)),
-        fmt,
-        "Variants",
-    )  # noqa: E501
+    a = query.analysis()
+    frame = _run(lambda: a.variants(top=top or None, collapse_repeats=collapse_repeats))
+    print_frame(frame, query.fmt, "Variants")
 
 
 @analyze_app.command("flows")
+@journey_filters()
 def flows_cmd(
+    query: JourneyQuery,
     from_: str = typer.Option(None, "--from", help="Paths out of this step (its last visit)."),
     to: str = typer.Option(None, "--to", help="Paths into this step (its first visit)."),
     steps: int = typer.Option(5, help="Path length in steps."),
     edge_limit: int = typer.Option(None, help="Keep the busiest N edges."),
     clean: list[str] = typer.Option(
         None, "--clean", help="Path cleaning REGEX=ALIAS (repeatable)."
-    ),  # noqa: E501
-    workspace: Path = WorkspaceOpt,
-    events: Path = EventsOpt,
-    start: str = StartOpt,
-    end: str = EndOpt,
-    persona: list[str] = PersonaOpt,
-    channel: list[str] = ChannelOpt,
-    where: list[str] = WhereOpt,
-    level: Level = LevelOpt,
-    sessions: bool = SessionsOpt,
-    fmt: Format = FormatOpt,
+    ),
 ) -> None:
     """Sankey data of the paths after a start point or before an end point."""
-    a = _analysis(workspace, events, start, end, persona, channel, where, level, sessions)
+    a = query.analysis()
     rules = []
     for item in clean or []:
         if "=" not in item:
-            _fail(f"--clean {item!r}: expected REGEX=ALIAS")
+            raise error_exit(f"--clean {item!r}: expected REGEX=ALIAS", code=2)
         regex, alias = item.rsplit("=", 1)
         rules.append({"regex": regex, "alias": alias})
     frame = _run(
@@ -275,44 +262,33 @@ def flows_cmd(
             start=from_, end=to, steps=steps, edge_limit=edge_limit, cleaning=rules or None
         )
     )
-    show(frame, fmt, "Flows")
+    print_frame(frame, query.fmt, "Flows")
 
 
 @analyze_app.command("metrics")
+@journey_filters(fixed_level=Level.touchpoint)
 def metrics_cmd(
+    query: JourneyQuery,
     by: str = typer.Option("both", help="touchpoint, stage or both."),
-    workspace: Path = WorkspaceOpt,
-    events: Path = EventsOpt,
-    start: str = StartOpt,
-    end: str = EndOpt,
-    persona: list[str] = PersonaOpt,
-    channel: list[str] = ChannelOpt,
-    where: list[str] = WhereOpt,
-    sessions: bool = SessionsOpt,
-    fmt: Format = FormatOpt,
 ) -> None:
     """Reach, conversion, exits, loops and timing per touchpoint and per stage."""
     if by not in ("touchpoint", "stage", "both"):
-        _fail(f"--by: expected touchpoint, stage or both, got {by!r}")
-    a = _analysis(
-        workspace, events, start, end, persona, channel, where, Level.touchpoint, sessions
-    )
+        raise error_exit(f"--by: expected touchpoint, stage or both, got {by!r}", code=2)
+    a = query.analysis()
     tables = {}
     if by in ("touchpoint", "both"):
         tables["touchpoints"] = _run(a.touchpoint_metrics)
-    if by in ("stage", "both") and (a.spec is not None or events is None):
+    if by in ("stage", "both") and (a.spec is not None or query.events is None):
         tables["stages"] = _run(a.stage_metrics)
-    if fmt is Format.json and len(tables) > 1:
-        out = {
-            k: [{c: _json_ready(v) for c, v in r.items()} for r in t.to_dict("records")]
-            for k, t in tables.items()
-        }
-        sys.stdout.write(json.dumps(out, ensure_ascii=False, default=str) + "\n")
+    fmt = query.fmt
+    if fmt is OutputFormat.json and len(tables) > 1:
+        print_json({name: records(frame) for name, frame in tables.items()})
         return
     for i, (name, frame) in enumerate(tables.items()):
-        if i and fmt is Format.csv:
+        if i and fmt is OutputFormat.csv:
             sys.stdout.write("\n")
-        show(_compact_metrics(frame) if fmt is Format.table else frame, fmt, name.capitalize())
+        shown = _compact_metrics(frame) if fmt is OutputFormat.table else frame
+        print_frame(shown, fmt, name.capitalize())
 
 
 def _duration(seconds: float) -> str:
@@ -344,17 +320,11 @@ def _compact_metrics(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @analyze_app.command("conformance")
+@journey_filters(events=False, fixed_level=Level.stage)
 def conformance_cmd(
+    query: JourneyQuery,
     by_persona: bool = typer.Option(False, help="One row per persona."),
-    workspace: Path = WorkspaceOpt,
-    start: str = StartOpt,
-    end: str = EndOpt,
-    persona: list[str] = PersonaOpt,
-    channel: list[str] = ChannelOpt,
-    where: list[str] = WhereOpt,
-    sessions: bool = SessionsOpt,
-    fmt: Format = FormatOpt,
 ) -> None:
     """How observed journeys follow the designed stage order."""
-    a = _analysis(workspace, None, start, end, persona, channel, where, Level.stage, sessions)
-    show(_run(lambda: a.conformance(by_persona=by_persona)), fmt, "Conformance")
+    a = query.analysis()
+    print_frame(_run(lambda: a.conformance(by_persona=by_persona)), query.fmt, "Conformance")

@@ -9,10 +9,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from journeymap.cli.app import app
+from journeymap.cli.output import (
+    OutputFormat,
+    WorkspaceOpt,
+    error_exit,
+    open_workspace,
+    print_frame,
+    stdout_console,
+)
 from journeymap.sources.errors import IngestError
 from journeymap.sources.ingest import IngestReport
 from journeymap.sources.mapping_args import parse_mapping
@@ -21,9 +28,6 @@ from journeymap.workspace import SettingsError, Workspace, WorkspaceError
 ingest_app = typer.Typer(help="Load events, feedback or customer records into a workspace.")
 app.add_typer(ingest_app, name="ingest")
 
-WorkspaceOpt = Annotated[
-    Path, typer.Option("--workspace", "-w", help="Workspace folder.", show_default=True)
-]
 FilesArg = Annotated[list[str], typer.Argument(help="Files, folders or glob patterns.")]
 MapOpt = Annotated[
     list[str] | None,
@@ -37,25 +41,8 @@ NoRefreshOpt = Annotated[
 ]
 
 
-def _console() -> Console:
-    """Made per command so the terminal width (COLUMNS) is read when the command runs."""
-    return Console()
-
-
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=1)
-
-
-def _open(path: Path) -> Workspace:
-    try:
-        return Workspace(path)
-    except (WorkspaceError, SettingsError) as exc:
-        raise _fail(str(exc)) from None
-
-
 def _print_report(report: IngestReport) -> None:
-    console = _console()
+    console = stdout_console()
     table = Table(title=f"ingest {report.table} (batch {report.batch_id})")
     for name in ("read", "loaded", "duplicates", "quarantined", "seconds"):
         table.add_column(name, justify="right")
@@ -93,15 +80,15 @@ def _ingest(
     try:
         parsed = parse_mapping(mapping)
     except IngestError as exc:
-        raise _fail(str(exc)) from None
-    with _open(workspace) as ws:
+        raise error_exit(str(exc)) from None
+    with open_workspace(workspace) as ws:
         try:
             data = files[0] if len(files) == 1 else files
             report = getattr(ws, f"ingest_{table}")(
                 data, mapping=parsed, source=source, refresh=False
             )
         except IngestError as exc:
-            raise _fail(f"{exc}\nnothing was loaded; the warehouse is unchanged") from None
+            raise error_exit(f"{exc}\nnothing was loaded; the warehouse is unchanged") from None
         _print_report(report)
         if not no_refresh:
             _refresh(ws)
@@ -114,47 +101,35 @@ def _refresh(ws: Workspace) -> None:
     try:
         report = ws.refresh()
     except SpecError as exc:
-        raise _fail(
+        raise error_exit(
             f"the data is loaded, but refresh needs a valid journey.yaml:\n{exc}\n"
             "fix it, then run `journeymap refresh`"
         ) from None
-    _console().print(str(report), highlight=False)
+    stdout_console().print(str(report), highlight=False)
 
 
-@ingest_app.command("events")
-def ingest_events(
-    files: FilesArg,
-    map: MapOpt = None,  # noqa: A002  (the option is --map)
-    source: SourceOpt = None,
-    workspace: WorkspaceOpt = Path("."),
-    no_refresh: NoRefreshOpt = False,
-) -> None:
-    """Load events (CSV, Parquet, JSON Lines; files, folders, globs)."""
-    _ingest("events", files, map, source, workspace, no_refresh)
+def _ingest_command(table: str, doc: str) -> None:
+    """Register ``journeymap ingest <table>``: the three tables take the same options."""
+
+    def command(
+        files: FilesArg,
+        map: MapOpt = None,  # noqa: A002  (the option is --map)
+        source: SourceOpt = None,
+        workspace: WorkspaceOpt = Path("."),
+        no_refresh: NoRefreshOpt = False,
+    ) -> None:
+        _ingest(table, files, map, source, workspace, no_refresh)
+
+    command.__name__ = f"ingest_{table}"
+    command.__doc__ = doc
+    ingest_app.command(table)(command)
 
 
-@ingest_app.command("feedback")
-def ingest_feedback(
-    files: FilesArg,
-    map: MapOpt = None,  # noqa: A002
-    source: SourceOpt = None,
-    workspace: WorkspaceOpt = Path("."),
-    no_refresh: NoRefreshOpt = False,
-) -> None:
-    """Load survey answers (nps, csat, ces), reviews and tickets."""
-    _ingest("feedback", files, map, source, workspace, no_refresh)
-
-
-@ingest_app.command("customers")
-def ingest_customers(
-    files: FilesArg,
-    map: MapOpt = None,  # noqa: A002
-    source: SourceOpt = None,
-    workspace: WorkspaceOpt = Path("."),
-    no_refresh: NoRefreshOpt = False,
-) -> None:
-    """Load (upsert) customer records; new columns become customer attributes."""
-    _ingest("customers", files, map, source, workspace, no_refresh)
+_ingest_command("events", "Load events (CSV, Parquet, JSON Lines; files, folders, globs).")
+_ingest_command("feedback", "Load survey answers (nps, csat, ces), reviews and tickets.")
+_ingest_command(
+    "customers", "Load (upsert) customer records; new columns become customer attributes."
+)
 
 
 @app.command("create")
@@ -168,15 +143,15 @@ def create(
     try:
         ws = Workspace.create(path, spec=spec)
     except (WorkspaceError, SettingsError) as exc:
-        raise _fail(str(exc)) from None
+        raise error_exit(str(exc)) from None
     ws.close()
-    _console().print(f"created workspace {ws.path}", highlight=False)
+    stdout_console().print(f"created workspace {ws.path}", highlight=False)
 
 
 @app.command("refresh")
 def refresh(workspace: WorkspaceOpt = Path(".")) -> None:
     """Re-derive identities, touchpoints, personas, sessions and feedback attachment."""
-    with _open(workspace) as ws:
+    with open_workspace(workspace) as ws:
         _refresh(ws)
 
 
@@ -188,14 +163,9 @@ def show_quarantine(
     """Show quarantined rows (newest batch first) with file, row, field and reason."""
     from journeymap.sources.quarantine import quarantined
 
-    with _open(workspace) as ws:
+    with open_workspace(workspace) as ws:
         rows = quarantined(ws, limit=limit)
         total = int(ws.table("quarantine").count().execute())
-    table = Table(title=f"quarantine ({len(rows)} of {total} rows)")
-    for name in ("batch", "table", "file", "row", "field", "reason", "raw"):
-        table.add_column(name, overflow="fold")
-    for r in rows.itertuples():
-        table.add_row(
-            str(r.batch_id), r.table_name, r.file, str(r.row_number), r.field, r.reason, r.raw
-        )
-    _console().print(table)
+    shown = rows[["batch_id", "table_name", "file", "row_number", "field", "reason", "raw"]]
+    shown.columns = ["batch", "table", "file", "row", "field", "reason", "raw"]
+    print_frame(shown, OutputFormat.table, f"quarantine ({len(rows)} of {total} rows)")

@@ -8,39 +8,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from journeymap.cli.app import app
-
-WORKSPACE_OPTION = typer.Option(
-    Path("."), "--workspace", "-w", help="Workspace folder (holds journeymap.toml)."
-)
-
-
-def _open(path: Path) -> Any:
-    """Open the workspace (imported late so ``--help`` stays fast)."""
-    import journeymap
-
-    return journeymap.open(path)
+from journeymap.cli.output import WorkspaceOpt, open_workspace, rich_table, stdout_console
 
 
 @app.command("stitch")
-def stitch_command(workspace: Path = WORKSPACE_OPTION) -> None:
+def stitch_command(workspace: WorkspaceOpt = Path(".")) -> None:
     """Stitch identifiers into customers and print what changed."""
     from journeymap.sources.identity import stitch
 
-    report = stitch(_open(workspace))
-    Console().print(str(report), highlight=False)
+    report = stitch(open_workspace(workspace))
+    stdout_console().print(str(report), highlight=False)
 
 
 @app.command("audit")
 def audit_command(
-    workspace: Path = WORKSPACE_OPTION,
+    workspace: WorkspaceOpt = Path("."),
     output_format: str = typer.Option(
         "table", "--format", "-f", help="table (terminal) or json.", case_sensitive=False
     ),
@@ -53,11 +40,11 @@ def audit_command(
         raise typer.BadParameter(
             f"{output_format!r}: expected table or json", param_hint="--format"
         )
-    report = audit(_open(workspace))
+    report = audit(open_workspace(workspace))
     if fmt == "json":
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
-    console = Console()
+    console = stdout_console()
     summary = Table(title="Data-quality audit", show_lines=False)
     summary.add_column("check")
     summary.add_column("count", justify="right")
@@ -67,28 +54,4 @@ def audit_command(
     console.print(summary)
     for name, frame in report.tables().items():
         if not frame.empty:
-            console.print(rich_table(name.replace("_", " "), frame))
-
-
-def rich_table(title: str, frame: pd.DataFrame, limit: int = 20) -> Table:
-    """A Rich table of the first ``limit`` rows of ``frame`` (the rest counted in the caption)."""
-    table = Table(title=title)
-    for column in frame.columns:
-        table.add_column(
-            str(column), justify="right" if frame[column].dtype.kind in "if" else "left"
-        )
-    for row in frame.head(limit).itertuples(index=False):
-        table.add_row(*[_cell(v) for v in row])
-    if len(frame) > limit:
-        table.caption = f"{len(frame) - limit} more rows (use --format json for all)"
-    return table
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    if isinstance(value, list | tuple):
-        return ", ".join(map(str, value))
-    if value is None or value is pd.NaT:
-        return ""
-    return str(value)
+            console.print(rich_table(frame, name.replace("_", " "), limit=20))

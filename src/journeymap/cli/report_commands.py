@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from journeymap.cli.app import app
+from journeymap.cli.output import WorkspaceOpt, open_workspace
 from journeymap.render.report import FORMATS, write_report
 from journeymap.snapshot.model import JourneySnapshot
 
@@ -46,10 +47,9 @@ def _build(
     workspace: Path, personas: list[str] | None, every_persona: bool, filters: dict
 ) -> list[JourneySnapshot]:
     """Open the workspace and build one snapshot per wanted persona, with progress."""
-    import journeymap
     from journeymap.snapshot import build_snapshot
 
-    ws = journeymap.open(workspace)
+    ws = open_workspace(workspace)
     wanted = _wanted(personas, every_persona, ws.spec)
     snaps = []
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
@@ -68,7 +68,7 @@ def report(
     fmt: str = typer.Option(
         None, "--format", "-f", help="html | svg | png | pdf (default: from --out's extension)."
     ),
-    workspace: Path = typer.Option(Path("."), "--workspace", "-w", help="Workspace folder."),
+    workspace: WorkspaceOpt = Path("."),
     persona: list[str] = typer.Option(
         None,
         "--persona",
@@ -102,7 +102,7 @@ def report(
 @app.command("snapshot")
 def snapshot_command(
     out: Path = typer.Option(..., "--out", "-o", help="JSON file to write."),
-    workspace: Path = typer.Option(Path("."), "--workspace", "-w", help="Workspace folder."),
+    workspace: WorkspaceOpt = Path("."),
     persona: str = typer.Option(None, "--persona", "-p", help="Persona id."),
     start: str = typer.Option(None, help="Only events from this time (ISO 8601)."),
     end: str = typer.Option(None, help="Only events before this time (ISO 8601)."),

@@ -28,6 +28,7 @@ from journeymap.demo.behaviour import Journeys, simulate
 from journeymap.demo.events import EVENT_NAMES, ID_COLUMNS, EventChunk, build_events
 from journeymap.demo.feedback import FeedbackChunk, build_feedback
 from journeymap.demo.people import People, attributes, make_people
+from journeymap.workspace.settings import write_settings
 
 CHUNK_CUSTOMERS = 20_000
 #: Everything generate() writes; ``force`` removes exactly these and nothing else.
@@ -64,27 +65,12 @@ TRUTH_FEEDBACK_SCHEMA = pa.schema(
     [("feedback_id", _S), ("true_customer_id", _S), ("persona", _S), ("true_touchpoint", _S)]
     + [("event_id", _S)]
 )
-SETTINGS_TOML = """\
-# journeymap.toml: settings of the demo workspace (see docs/contracts.md).
-[workspace]
-timezone = "UTC"                 # for naive timestamps in input
-
-[warehouse]
-backend = "duckdb"
-path = ".journeymap/warehouse.duckdb"
-
-[sessions]
-inactivity_minutes = 30
-
-[identity]
-default_phone_region = "GB"      # the demo's phone numbers are British
-hub_cap = 20
-
-[voice]
-csat_mode = "mean"               # or top2box
-attach_window_hours = 72
-min_n = 30
-"""
+#: What the demo workspace sets in journeymap.toml (the rest are the workspace defaults).
+DEMO_SETTINGS: dict[str, dict[str, Any]] = {
+    "workspace": {"timezone": "UTC"},
+    "identity": {"default_phone_region": "GB"},  # the demo's phone numbers are British
+}
+SETTINGS_HEADER = "journeymap.toml: settings of the demo workspace (see docs/contracts.md)."
 
 
 class DemoError(ValueError):
@@ -194,7 +180,7 @@ def _check_arguments(
 def _write_spec_and_settings(out: Path) -> None:
     spec = resources.files("journeymap.demo").joinpath("journey.yaml").read_text(encoding="utf-8")
     (out / "journey.yaml").write_text(spec, encoding="utf-8")
-    (out / "journeymap.toml").write_text(SETTINGS_TOML, encoding="utf-8")
+    write_settings(out, DEMO_SETTINGS, header=SETTINGS_HEADER)
 
 
 @dataclass

@@ -48,6 +48,7 @@ Semantics shared by all questions:
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import ibis
@@ -115,15 +116,7 @@ class Analysis:
     def filtered(self, **changes) -> Analysis:
         """The same analysis with some filters changed (``use_store`` may be given too)."""
         use_store = changes.pop("use_store", self.use_store)
-        current = {
-            "start": self.filters.start,
-            "end": self.filters.end,
-            "persona": self.filters.persona,
-            "channel": self.filters.channel,
-            "where": self.filters.where,
-            "level": self.filters.level,
-            "sessions": self.filters.sessions,
-        }
+        current = {f.name: getattr(self.filters, f.name) for f in dataclasses.fields(Filters)}
         unknown = set(changes) - set(current)
         if unknown:
             raise ValueError(
@@ -404,3 +397,29 @@ class Analysis:
         from journeymap.voice.api import drivers
 
         return drivers(self, **kw)
+
+    # -- insights: thin delegations to journeymap.insights.api -------------------------
+
+    def pain_points(self, **kw):
+        """Pain points detected from the data, ranked by impact (see insights/pains.py)."""
+        from journeymap.insights.api import pain_points
+
+        return pain_points(self, **kw)
+
+    def opportunities(self, **kw):
+        """Opportunities proposed from pain points, and authored ones with data impact."""
+        from journeymap.insights.api import opportunities
+
+        return opportunities(self, **kw)
+
+    def discover_personas(self, **kw):
+        """Behavioural clusters of customers, compared with the authored personas."""
+        from journeymap.insights.api import discover_personas
+
+        return discover_personas(self, **kw)
+
+    def compare(self, metric: str, **kw):
+        """A metric before/after a date or between two segments, with CI and p-value."""
+        from journeymap.insights.api import compare
+
+        return compare(self, metric, **kw)

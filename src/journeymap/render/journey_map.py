@@ -445,14 +445,9 @@ def _placed(snap: JourneySnapshot, geo: Geometry, items: list, draw) -> tuple[li
     return out, max(height, 24.0)
 
 
-def _pain(it: PainPointView, x: float, y: float, w: float, prefix: str) -> tuple[str, float]:
-    symbol, colour = SEVERITY.get(it.severity, ("◇", MUTED))
-    title, th = text_block(
-        prefix + it.title, x + 24, y + 17, w - 30, size=12, weight="700", max_lines=3
-    )
-    sub = f"{it.severity} · {it.origin}"
-    h = th + 26
-    box = tag(
+def _card(x: float, y: float, w: float, h: float, colour: str, dashed: bool = False) -> str:
+    """The white, colour-edged box of a pain point or opportunity card (dashed: detected)."""
+    return tag(
         "rect",
         x=fmt(x),
         y=fmt(y),
@@ -462,8 +457,18 @@ def _pain(it: PainPointView, x: float, y: float, w: float, prefix: str) -> tuple
         fill="#ffffff",
         stroke=colour,
         stroke_width=1.5,
-        stroke_dasharray="4 3" if it.origin == "detected" else None,
+        stroke_dasharray="4 3" if dashed else None,
     )
+
+
+def _pain(it: PainPointView, x: float, y: float, w: float, prefix: str) -> tuple[str, float]:
+    symbol, colour = SEVERITY.get(it.severity, ("◇", MUTED))
+    title, th = text_block(
+        prefix + it.title, x + 24, y + 17, w - 30, size=12, weight="700", max_lines=3
+    )
+    sub = f"{it.severity} · {it.origin}"
+    h = th + 26
+    box = _card(x, y, w, h, colour, dashed=it.origin == "detected")
     mark = label(symbol, x + 8, y + 17, size=12, fill=colour, weight="700")
     return tag(
         "g",
@@ -488,17 +493,7 @@ def _opp(it: OpportunityView, x: float, y: float, w: float, prefix: str) -> tupl
         sub += f" · {it.owner}"
     subm, sh = text_block(sub, x + 24, y + th + 17, w - 30, size=11, fill=MUTED, max_lines=2)
     h = th + sh + 12
-    box = tag(
-        "rect",
-        x=fmt(x),
-        y=fmt(y),
-        width=fmt(w),
-        height=fmt(h),
-        rx=5,
-        fill="#ffffff",
-        stroke=colour,
-        stroke_width=1.5,
-    )
+    box = _card(x, y, w, h, colour)
     mark = label("◆", x + 8, y + 17, size=12, fill=colour)
     return tag("g", box + mark + title + subm, class_="opportunity", data_status=it.status), h
 

@@ -70,17 +70,7 @@ def text_block(
         tag("tspan", esc(line), x=_f(x), dy=_f(step) if i else None) for i, line in enumerate(lines)
     )
     title = tag("title", esc(value)) if cut else ""
-    markup = tag(
-        "text",
-        title + spans,
-        x=_f(x),
-        y=_f(y),
-        font_size=_f(size),
-        font_weight=weight,
-        fill=fill,
-        text_anchor=anchor if anchor != "start" else None,
-        class_=class_,
-    )
+    markup = _text(title + spans, x, y, size, weight, fill, anchor, class_)
     return markup, step * len(lines)
 
 
@@ -96,9 +86,23 @@ def label(
     class_: str | None = None,
 ) -> str:
     """One line of text (escaped)."""
+    return _text(esc(value), x, y, size, weight, fill, anchor, class_)
+
+
+def _text(
+    content: str,
+    x: float,
+    y: float,
+    size: float,
+    weight: str | None,
+    fill: str,
+    anchor: str,
+    class_: str | None,
+) -> str:
+    """The ``<text>`` element both :func:`label` and :func:`text_block` write."""
     return tag(
         "text",
-        esc(value),
+        content,
         x=_f(x),
         y=_f(y),
         font_size=_f(size),

@@ -14,8 +14,10 @@ identifiers; not the source or file), so the same rows loaded again, from any fi
 nothing. Within one call the first occurrence wins. Customers are upserted by
 ``customer_id``: new ids are inserted; for known ids each non-empty input value
 replaces the stored one (an empty value never erases), the last row of an id winning.
-A customer id already known to ``identities`` (``"<type>:<value>"``) resolves to its
-stitched customer, so re-loading a CRM file after stitching updates, never duplicates.
+A row whose identifiers (normalised as the stitch does: given customer id, crm_id,
+e-mail trimmed and lower-cased, phone E.164, ...) are known to ``identities`` resolves to
+its stitched customer, the strongest identifier deciding, so re-loading a CRM file after
+stitching updates, never duplicates, however the file spells them.
 
 Customer attribute columns: every input column except customer_id/email/phone/crm_id
 (identifiers such as device_id are kept as attributes too); names that journeymap fills
@@ -59,6 +61,7 @@ from journeymap.workspace.settings import timezone
 
 STAGE = "__jm_stage"
 VIEW = "__jm_in"
+STITCHED = "__jm_stitched"
 DEFAULT_MEMORY_LIMIT = "2GB"
 _SEQ_FILE_SHIFT = 1 << 40  # __seq = file index * 2**40 + row: input order across files
 
@@ -159,7 +162,7 @@ def ingest(
                     check_columns(rules, src, list(seen), mapping)
             advance(0, f"merge into {table}")
             if table == "customers":
-                _merge_customers(con, batch_id, report)
+                _merge_customers(con, batch_id, report, ws.settings)
             else:
                 _merge_rows(con, table, rules.id_field or "", batch_id, report)
         report.ignored_columns = list(ignored)
@@ -340,12 +343,15 @@ _INT = r"^[+-]?(0|[1-9][0-9]*)$"
 _LATTICE = ("BOOLEAN", "BIGINT", "DOUBLE", "VARCHAR")
 
 
-def _merge_customers(con: Any, batch_id: int, report: IngestReport) -> None:
+def _merge_customers(
+    con: Any, batch_id: int, report: IngestReport, settings: dict[str, Any]
+) -> None:
     """Upsert staged customers; add or widen attribute columns as the data needs."""
     if not _stage_exists(con):
         return
     staged_cols = backend.column_types(con, STAGE)
     attrs = [c for c in staged_cols if c.startswith("__attr_")]
+    _resolve_stitched(con, staged_cols, settings)
     staged = int(backend.execute(con, f"SELECT count(*) FROM {STAGE} WHERE __reason IS NULL")[0][0])
     last = ", ".join(
         f"arg_max({quote(c)}, __seq) FILTER (WHERE {quote(c)} IS NOT NULL) AS {quote(c)}"
@@ -355,10 +361,8 @@ def _merge_customers(con: Any, batch_id: int, report: IngestReport) -> None:
         con,
         f"CREATE OR REPLACE TEMP TABLE __jm_cust AS SELECT "
         f"coalesce(m.customer_id, s.customer_id) AS customer_id, {last}, "
-        f"arg_max(__source, __seq) AS __source FROM {STAGE} AS s LEFT JOIN ("
-        f"SELECT identifier_type || ':' || identifier_value AS raw_id, "
-        f"min(customer_id) AS customer_id FROM identities GROUP BY 1) AS m "
-        f"ON m.raw_id = s.customer_id WHERE s.__reason IS NULL GROUP BY 1",
+        f"arg_max(__source, __seq) AS __source FROM {STAGE} AS s LEFT JOIN {STITCHED} AS m "
+        f"ON m.key = s.__seq WHERE s.__reason IS NULL GROUP BY 1",
     )
     existing = backend.column_types(con, "customers")
     final_types = dict.fromkeys(CUSTOMER_ID_COLUMNS, "VARCHAR")
@@ -403,6 +407,27 @@ def _merge_customers(con: Any, batch_id: int, report: IngestReport) -> None:
     report.updated = int(updated[0][0]) if updated else 0
     report.loaded = report.updated + (int(inserted[0][0]) if inserted else 0)
     report.duplicates = staged - report.loaded
+
+
+def _resolve_stitched(con: Any, staged_cols: dict[str, str], settings: dict[str, Any]) -> None:
+    """Write ``STITCHED`` (staged ``__seq`` -> stitched customer_id) for the staged rows an
+    identifier ties to a customer in ``identities``, matched on normalised values
+    (:func:`journeymap.sources.identity.lookup.stitched_customers`), so a re-loaded file
+    updates the stitched customer whatever its spelling or the kind of its id."""
+    from journeymap.sources.identity import identity_settings
+    from journeymap.sources.identity.lookup import stitched_customers
+    from journeymap.sources.identity.normalize import ID_COLUMNS
+
+    picks = ["__seq AS key", "customer_id"]
+    for name in ID_COLUMNS:
+        for column in (name, f"__attr_{name}"):
+            if column in staged_cols:
+                picks.append(f"CAST({quote(column)} AS VARCHAR) AS {quote(name)}")
+                break
+    rows = con.sql(f"SELECT {', '.join(picks)} FROM {STAGE} WHERE __reason IS NULL")
+    region = identity_settings(settings).default_phone_region
+    found = stitched_customers(rows, con.table("identities"), region)
+    con.create_table(STITCHED, found, temp=True, overwrite=True)
 
 
 def _stored_name(column: str) -> str:
@@ -455,7 +480,7 @@ def _widen(existing: str, new: str | None) -> str:
 
 
 def _drop_temp(con: Any) -> None:
-    for name in (STAGE, "__jm_cust"):
+    for name in (STAGE, "__jm_cust", STITCHED):
         backend.execute(con, f"DROP TABLE IF EXISTS {name}")
 
 

@@ -18,19 +18,12 @@ from journeymap.voice.drivers import driver_table
 from journeymap.voice.emotions import emotion_table
 from journeymap.voice.scores import score_table
 from journeymap.voice.themes import theme_table
+from journeymap.workspace import schemas
 
 #: The canonical feedback columns voice reads, for an analysis without a feedback table.
-_FEEDBACK_SCHEMA = ibis.schema(
-    {
-        "feedback_id": "string",
-        "customer_id": "string",
-        "ts": "timestamp('UTC')",
-        "touchpoint": "string",
-        "kind": "string",
-        "score": "float64",
-        "text": "string",
-        "sentiment": "float64",
-    }
+_FEEDBACK_SCHEMA = schemas.subset(
+    schemas.FEEDBACK,
+    ["feedback_id", "customer_id", "ts", "touchpoint", "kind", "score", "text", "sentiment"],
 )
 
 

@@ -13,6 +13,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from journeymap.spec.matching import stage_expr
 from journeymap.voice.spec_view import stage_of, stage_order, touchpoint_ids
 
 GROUPINGS = ("touchpoint", "stage", "persona")
@@ -26,10 +27,9 @@ def check_by(by: str | None, allowed: tuple[str, ...] = GROUPINGS) -> None:
 
 def with_stage(table: ir.Table, spec: Any | None) -> ir.Table:
     """``table`` plus ``stage``: the stage of its ``touchpoint`` in the spec (else NULL)."""
-    mapping = stage_of(spec)
-    if not mapping:
+    if not stage_of(spec):  # also covers a missing spec
         return table.mutate(stage=ibis.null("string"))
-    return table.mutate(stage=table.touchpoint.substitute(mapping, else_=ibis.null("string")))
+    return table.mutate(stage=stage_expr(spec, table.touchpoint))
 
 
 def with_persona(table: ir.Table, customers: ir.Table | None) -> ir.Table:

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
-from rich.progress import Progress
+
+from journeymap.voice.pool import pool_map
 
 CACHE_TABLE = "sentiment_cache"
 CACHE_SCHEMA = ibis.schema({"text_hash": "string", "sentiment": "float64"})
@@ -60,18 +59,16 @@ def score_texts(
     if workers == 1 or len(texts) < POOL_MIN_TEXTS:
         return _score_chunk(texts)
     chunks = [texts[i : i + CHUNK_SIZE] for i in range(0, len(texts), CHUNK_SIZE)]
-    out: list[float] = []
-    # spawn, not fork: the parent holds DuckDB's threads, and forking a threaded process
-    # can deadlock the child.
-    with (
-        ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool,
-        Progress(transient=True, disable=not progress) as bar,
-    ):
-        task = bar.add_task("Scoring sentiment", total=len(texts))
-        for chunk, scores in zip(chunks, pool.map(_score_chunk, chunks), strict=True):
-            out.extend(scores)
-            bar.advance(task, len(chunk))
-    return out
+    sizes = [len(chunk) for chunk in chunks]
+    parts = pool_map(
+        _score_chunk,
+        chunks,
+        sizes,
+        workers=workers,
+        description="Scoring sentiment",
+        progress=progress,
+    )
+    return [score for part in parts for score in part]
 
 
 def has_text(text: ir.StringValue) -> ir.BooleanValue:

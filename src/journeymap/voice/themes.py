@@ -27,17 +27,15 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from typing import Any
 
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
-from rich.progress import Progress
 
 from journeymap.voice.emotions import with_emotion
 from journeymap.voice.groups import check_by, order_rows, with_stage
+from journeymap.voice.pool import pool_map
 from journeymap.voice.sentiment import has_text
 from journeymap.voice.spec_view import stage_of
 from journeymap.voice.text import ngrams
@@ -164,15 +162,16 @@ def count_phrases(
         for i in range(0, len(texts), CHUNK_SIZE)
     ]
     total = PhraseCounts()
-    # spawn, not fork: the parent holds DuckDB's threads.
-    with (
-        ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool,
-        Progress(transient=True, disable=not progress) as bar,
+    sizes = [len(chunk[0]) for chunk in chunks]
+    for part in pool_map(
+        _count_chunk,
+        chunks,
+        sizes,
+        workers=workers,
+        description="Counting phrases",
+        progress=progress,
     ):
-        task = bar.add_task("Counting phrases", total=len(texts))
-        for chunk, part in zip(chunks, pool.map(_count_chunk, chunks), strict=True):
-            total.merge(part)
-            bar.advance(task, len(chunk[0]))
+        total.merge(part)
     return total
 
 

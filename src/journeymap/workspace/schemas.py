@@ -7,6 +7,8 @@ backend-neutral: ``timestamp('UTC', 6)`` (microseconds, UTC) is DuckDB's ``TIMES
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import ibis
 
 #: Identifier columns taken from the input when present, in the order the contract uses
@@ -108,3 +110,9 @@ CANONICAL: dict[str, ibis.Schema] = {
     "batches": BATCHES,
     "workspace_meta": WORKSPACE_META,
 }
+
+
+def subset(schema: ibis.Schema, columns: Iterable[str]) -> ibis.Schema:
+    """The canonical types of just ``columns`` of ``schema``, in the order given: for code
+    (and tests) that build or read only some columns, so the types still come from here."""
+    return ibis.schema({name: schema[name] for name in columns})

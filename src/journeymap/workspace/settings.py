@@ -42,6 +42,52 @@ class SettingsError(ValueError):
     """journeymap.toml cannot be read or holds a value journeymap cannot use."""
 
 
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    raise SettingsError(f"{SETTINGS_FILE}: cannot write {value!r}: expected text, a number or bool")
+
+
+def settings_text(values: dict[str, dict[str, Any]] | None = None, header: str = "") -> str:
+    """The text of a journeymap.toml: the default file (with its comments) with ``values``
+    (``{section: {key: value}}``) put in, after an optional ``header`` comment.
+
+    The one writer of the file, so a workspace and the demo only differ where they mean to.
+    A section or key the defaults do not have is an error (a typo would otherwise be lost).
+    """
+    wanted = {
+        (section, key): v for section, keys in (values or {}).items() for key, v in keys.items()
+    }
+    unknown = [f"[{s}] {k}" for s, k in wanted if k not in DEFAULTS.get(s, {})]
+    if unknown:
+        raise SettingsError(f"{SETTINGS_FILE}: unknown setting(s) {', '.join(unknown)}")
+    lines = [f"# {line}".rstrip() for line in header.splitlines()]
+    section = ""
+    for line in DEFAULT_TOML.splitlines():
+        if line.startswith("["):
+            section = line.strip("[]")
+        key, sep, rest = line.partition(" = ")
+        if sep and (section, key) in wanted:
+            value, _, comment = rest.partition("  ")
+            text = f"{key} = {_toml_value(wanted[(section, key)])}"
+            line = f"{text:<32} {comment.strip()}".rstrip() if comment.strip() else text
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def write_settings(
+    folder: Path, values: dict[str, dict[str, Any]] | None = None, header: str = ""
+) -> Path:
+    """Write journeymap.toml into ``folder`` (see :func:`settings_text`); returns its path."""
+    file = Path(folder) / SETTINGS_FILE
+    file.write_text(settings_text(values, header), encoding="utf-8")
+    return file
+
+
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in over.items():

@@ -14,7 +14,6 @@ and notebooks all open it the same way, so they see the same tables and settings
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +25,7 @@ import pyarrow as pa
 
 from journeymap.workspace import backend
 from journeymap.workspace.schemas import CANONICAL
-from journeymap.workspace.settings import DEFAULT_TOML, SETTINGS_FILE, load_settings
+from journeymap.workspace.settings import SETTINGS_FILE, load_settings, write_settings
 
 if TYPE_CHECKING:
     from journeymap.sources.ingest import IngestReport
@@ -79,14 +78,15 @@ class Workspace:
             raise WorkspaceError(f"{root}: a workspace already exists here (pass exist_ok=True)")
         root.mkdir(parents=True, exist_ok=True)
         if not (root / SETTINGS_FILE).exists():
-            (root / SETTINGS_FILE).write_text(DEFAULT_TOML, encoding="utf-8")
+            write_settings(root)
         spec_file = root / SPEC_FILE
         if spec is not None:
             _write_spec(spec, spec_file)
         elif not spec_file.exists():
             from journeymap.spec import starter_spec_text
+            from journeymap.spec.document import atomic_write_text
 
-            spec_file.write_text(starter_spec_text(), encoding="utf-8")
+            atomic_write_text(spec_file, starter_spec_text())
         return cls(root)
 
     def _ensure_tables(self) -> None:
@@ -254,11 +254,15 @@ class Workspace:
 
 
 def _write_spec(spec: str | Path, target: Path) -> None:
+    """Write journey.yaml from a file or YAML text, atomically (a reader such as a running
+    ``serve`` never sees half a file)."""
+    from journeymap.spec.document import atomic_write_text
+
     if isinstance(spec, Path) or ("\n" not in spec and Path(spec).is_file()):
         if Path(spec).resolve() != target.resolve():
-            shutil.copyfile(spec, target)
+            atomic_write_text(target, Path(spec).read_bytes().decode("utf-8"))
     elif isinstance(spec, str) and "\n" in spec:
-        target.write_text(spec, encoding="utf-8")
+        atomic_write_text(target, spec)
     else:
         raise WorkspaceError(f"spec {spec!r}: expected a path to a journey.yaml or YAML text")
 

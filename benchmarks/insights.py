@@ -1,0 +1,142 @@
+"""Benchmark: accuracy of insights on the demo's planted truth, several seeds and sizes.
+
+    .venv/bin/python benchmarks/insights.py [--seeds 7 11 23] [--sizes 3000 10000] [--no-write]
+
+For each (seed, size): generate the demo, detect pain points and report
+
+- the rank of each planted finding among the detected pain points (in the right place,
+  the same matching as tests/insights/test_accuracy.py);
+- how many of the top 10 are planted, and how many of the others are recomputed with
+  plain pandas (tests/insights/oracle.py) and significant;
+- the adjusted Rand index of persona discovery against the planted personas;
+- wall time of pain points, opportunities and persona discovery.
+
+The figures go into the "Insights" section of docs/performance.md (other sections are
+left as they are).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+from sklearn.metrics import adjusted_rand_score
+
+import journeymap
+from journeymap.demo import generate
+from journeymap.insights.api import discover_personas, opportunities, pain_points
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.insights.oracle import Oracle  # noqa: E402
+from tests.insights.test_accuracy import _verified, planted_rank  # noqa: E402
+from tests.insights.test_personas import true_personas  # noqa: E402
+
+SHORT = {
+    "mobile_payment_dropoff": "drop-off",
+    "slow_account_verification": "slow",
+    "size_guide_loop": "loop",
+    "delivery_cost_complaints": "complaint",
+    "chat_converts_better": "chat",
+    "calls_after_tracking": "calls",
+}
+
+
+def one(seed: int, size: int, workdir: Path) -> dict:
+    path = workdir / f"demo_{seed}_{size}"
+    generate(path, customers=size, seed=seed, progress=False)
+    ws = journeymap.open(path)
+    a = ws.analysis()
+    t0 = time.perf_counter()
+    pains = pain_points(a)
+    t1 = time.perf_counter()
+    opportunities(a)
+    t2 = time.perf_counter()
+    found = discover_personas(a)
+    t3 = time.perf_counter()
+    truth = json.loads((path / "ground_truth.json").read_text())["planted"]
+    ranks = {SHORT[k]: planted_rank(pains, f) for k, f in truth.items()}
+    oracle = Oracle(ws)
+    top = pains.head(10).to_dict("records")
+    planted = sum(r["rank"] in ranks.values() for r in top)
+    verified = sum(r["rank"] not in ranks.values() and _verified(oracle, r) for r in top)
+    labels = true_personas(ws, found.assignments["customer_id"])
+    ari = adjusted_rand_score(labels, found.assignments["cluster"])
+    ws.close()
+    return {
+        "seed": seed,
+        "customers": size,
+        **ranks,
+        "top10 planted": planted,
+        "top10 verified": verified,
+        "detected": len(pains),
+        "ARI": round(ari, 3),
+        "pains s": round(t1 - t0, 2),
+        "opportunities s": round(t2 - t1, 2),
+        "personas s": round(t3 - t2, 2),
+    }
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    cells = table.astype(object).where(table.notna(), "-").astype(str)
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + " --- |" * len(table.columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in cells.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def write_section(path: Path, body: str) -> None:
+    """Replace (or append) the '## Insights' section of docs/performance.md."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Performance\n"
+    section = f"## Insights\n\n{body.strip()}\n"
+    pattern = re.compile(r"^## Insights\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 11, 23])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[3000, 10000])
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in args.sizes:
+            for seed in args.seeds:
+                rows.append(one(seed, size, Path(tmp)))
+                print(rows[-1], flush=True)
+    table = pd.DataFrame(rows)
+    body = (
+        f"`benchmarks/insights.py --seeds {' '.join(map(str, args.seeds))} --sizes "
+        f"{' '.join(map(str, args.sizes))}` on {platform.machine()}, 2 shared cores, Python "
+        f"{platform.python_version()}. Columns drop-off..calls: rank of each planted finding "
+        "among the detected pain points (ranked by impact), in the right place. "
+        "top10 planted / verified: of the top 10, how many are planted, and how many of the "
+        "others were recomputed with plain pandas from the warehouse tables and are "
+        "significant (z-test p < 0.01, two-sided for switches). ARI: persona discovery "
+        "(k-means on behaviour, k = 4) against the planted personas.\n\n"
+        + _markdown(table)
+        + "\n\nReading: the planted drop-off is persona-specific (mobile natives in the app), "
+        "but most app-only journeys are not stitched to a CRM record and carry no persona, so "
+        "it is found at touchpoint level, diluted, and ranks lowest of the six. Persona "
+        "discovery stays far below ARI 0.6: a supervised random forest on the same behaviour "
+        "features reaches only about 0.3 on 3000 customers, so the planted personas are not "
+        "separable by behaviour in these journeys (many are one or two events long)."
+    )
+    print(body)
+    if not args.no_write:
+        write_section(ROOT / "docs" / "performance.md", body)
+
+
+if __name__ == "__main__":
+    main()
