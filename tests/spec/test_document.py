@@ -244,3 +244,16 @@ def test_items_without_ids_keep_their_comments_when_merged(tmp_path) -> None:
     save_spec(spec, path)
     text = path.read_text(encoding="utf-8")
     assert text == HAND_WRITTEN.replace("  impact: 4\n", "  impact: 5\n")
+
+
+def test_issues_of_an_item_appended_in_memory_point_at_its_list() -> None:
+    """An edit that adds an invalid item is reported, at the nearest line read from disk."""
+    from journeymap.spec import starter_spec_text
+    from journeymap.spec.document import SpecDocument
+
+    doc = SpecDocument.from_text(starter_spec_text(), "journey.yaml")
+    doc.append("touchpoints", {"id": "new_tp", "name": "New", "stage": "purchse"})
+    issues = doc.issues()
+    bad = [i for i in issues if "purchse" in i.message]
+    assert bad, [i.format() for i in issues]
+    assert bad[0].line == doc.position("touchpoints")[0]

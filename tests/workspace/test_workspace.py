@@ -167,3 +167,31 @@ def test_delegates_reach_other_layers(ws, monkeypatch):
     calls = []
     monkeypatch.setattr(identity, "stitch", lambda w, **kw: calls.append((w, kw)) or "ok")
     assert ws.stitch(dry_run=True) == "ok" and calls == [(ws, {"dry_run": True})]
+
+
+def test_a_workspace_held_by_another_process_is_a_clear_error(tmp_path):
+    """DuckDB allows one process per file: the error names the folder and the holder."""
+    import subprocess
+    import sys
+
+    Workspace.create(tmp_path / "ws").close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, journeymap; ws = journeymap.open(sys.argv[1]); "
+            "print('open', flush=True); sys.stdin.read()",
+            str(tmp_path / "ws"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(
+            WorkspaceError, match=rf"in use by another process \(PID {holder.pid}\)"
+        ):
+            journeymap.open(tmp_path / "ws")
+    finally:
+        holder.communicate("", timeout=30)

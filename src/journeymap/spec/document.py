@@ -132,14 +132,18 @@ def position(tree: Any, path: Path) -> tuple[int | None, int | None]:
     column: int | None = getattr(getattr(tree, "lc", None), "col", None)
     node = tree
     for part in path:
-        if isinstance(node, CommentedMap) and part in node:
-            line, column = node.lc.key(part)
-            node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-            line, column = node.lc.item(part)
-            node = node[part]
-        else:
+        try:
+            if isinstance(node, CommentedMap) and part in node:
+                line, column = node.lc.key(part)
+            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+                line, column = node.lc.item(part)
+            else:
+                break
+        except (KeyError, IndexError, TypeError):
+            # Added in memory by an edit, so not read from the file: it has no line yet;
+            # the nearest ancestor that was read is the best place to point at.
             break
+        node = node[part]
     if line is None:
         return None, None
     return line + 1, (column or 0) + 1

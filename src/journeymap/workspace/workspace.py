@@ -14,11 +14,13 @@ and notebooks all open it the same way, so they see the same tables and settings
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import ibis
 import pandas as pd
 import pyarrow as pa
@@ -54,7 +56,18 @@ class Workspace:
         self.warehouse_path = self.path / self.settings["warehouse"]["path"]
         self.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
         (self.path / HISTORY_DIR).mkdir(parents=True, exist_ok=True)
-        self.con: ibis.BaseBackend = backend.connect(str(self.warehouse_path))
+        try:
+            self.con: ibis.BaseBackend = backend.connect(str(self.warehouse_path))
+        except duckdb.IOException as exc:
+            holder = re.search(r"\(PID (\d+)\)", str(exc))
+            if "lock" not in str(exc).lower():
+                raise
+            raise WorkspaceError(
+                f"{self.path}: the workspace is in use by another process"
+                + (f" (PID {holder.group(1)})" if holder else "")
+                + "; DuckDB allows one process at a time: stop it (for example a running "
+                "`journeymap serve`) or work through it"
+            ) from exc
         self._spec: Any = None
         self._spec_stamp: tuple[int, int] | None = None
         self._tx_depth = 0
