@@ -111,8 +111,8 @@ def _variants_digest(counts: dict) -> str:
 
 
 def task_journeymap(path: str) -> dict:
-    from journeymap.engine import analysis as analysis_mod
     from journeymap.engine import analyze_events
+    from journeymap.engine.store import forget_loaded_stores
 
     out, answers = {}, {}
     t0, c0 = time.perf_counter(), time.process_time()
@@ -137,7 +137,7 @@ def task_journeymap(path: str) -> dict:
         q(fresh)
         out[f"warm_{name}"] = time.perf_counter() - t
         out[f"warm_{name}_cpu"] = time.process_time() - c
-    analysis_mod._STORE_CACHE.clear()
+    forget_loaded_stores()
     t = time.perf_counter()
     a.filtered().transitions()
     out["first_question"] = time.perf_counter() - t
@@ -341,7 +341,7 @@ def _size_section(n: int, r: dict) -> list[str]:
         f"{_f(jm['ingest'])} s ({_f(jm.get('ingest_cpu'))} s CPU), then the four answers: "
         f"**{_f(jm['cold_total'])} s** in all ({_f(jm.get('cold_total_cpu'))} s CPU), peak "
         f"memory {jm.get('peak_mb', 0):,.0f} MB. pm4py's DFG alone: {_f(pm_dfg.get('total'))} s "
-        f"(peak {pm_dfg.get('peak_mb', 0):,.0f} MB).",
+        f"({_f(pm_dfg.get('cpu'))} s CPU, peak {pm_dfg.get('peak_mb', 0):,.0f} MB).",
         f"- First question of a fresh process on a ready store (store load + transitions): "
         f"{_f(jm.get('first_question'))} s.",
         f"- Funnel customers per step, 7-day window: {jm['funnel_counts']}; without window: "
@@ -352,19 +352,36 @@ def _size_section(n: int, r: dict) -> list[str]:
         "",
     ]
     if n == 10_000_000:
-        warm_checks = [
-            f"{q} {'met' if jm.get(f'warm_{q}', 99) < 1 else 'NOT met'}"
-            for q in ("transitions", "variants", "funnel", "touchpoint_metrics")
-        ]
-        cold_ok = pm_dfg.get("total") is not None and jm["cold_total"] < pm_dfg["total"]
-        lines += [
-            "Floors at 10M (wall clock, as measured above): warm under 1 s: "
-            + ", ".join(warm_checks)
-            + f"; cold faster than pm4py's DFG alone: {'met' if cold_ok else 'NOT met'}.",
-            "",
-        ]
+        lines += [_floors(jm, pm_dfg), ""]
     errors = {k: v["error"] for k, v in r.items() if isinstance(v, dict) and "error" in v}
     return lines + ([f"Failures: {errors}", ""] if errors else [])
+
+
+def _verdict(wall: float | None, cpu: float | None, limit: float | None) -> str:
+    """'met' on the wall clock; else whether CPU seconds (steady under load) meet it."""
+    if wall is None or limit is None:
+        return "not measured"
+    if wall < limit:
+        return "met"
+    if cpu is not None and cpu < limit:
+        return "met in CPU seconds, not on the wall clock of this loaded run"
+    return "NOT met"
+
+
+def _floors(jm: dict, pm_dfg: dict) -> str:
+    """The issue's floors at 10M, judged on wall clock and, when load inflates it, CPU."""
+    warm = [
+        f"{q} {_verdict(jm.get(f'warm_{q}'), jm.get(f'warm_{q}_cpu'), 1.0)}"
+        for q in ("transitions", "variants", "funnel", "touchpoint_metrics")
+    ]
+    cold = _verdict(jm.get("cold_total"), None, pm_dfg.get("total"))
+    cold_cpu = _verdict(jm.get("cold_total_cpu"), None, pm_dfg.get("cpu"))
+    return (
+        "Floors at 10M: warm under 1 s: "
+        + "; ".join(warm)
+        + f". Cold faster than pm4py's DFG alone: wall clock {cold}; CPU seconds "
+        f"({_f(jm.get('cold_total_cpu'))} vs {_f(pm_dfg.get('cpu'))}) {cold_cpu}."
+    )
 
 
 def write_report(results: dict, sizes: list[int]) -> None:
@@ -385,11 +402,16 @@ def write_report(results: dict, sizes: list[int]) -> None:
     lines += [
         "How journeymap answers: the log is sorted once (customer, then the tie rule ts, "
         "event, event_id) into the journey store; every question is then a numpy pass over "
-        "the sorted arrays (no per-question sort). pm4py's variants differ from the others "
-        "on this log because pm4py orders events with equal timestamps differently; the "
-        "DFG of every tool agrees. 100M events (`--with-100m`) has not been run yet: the "
-        "build holds the sorted log in memory (peak above at 10M), so the 8 GB ceiling at "
-        "100M needs a chunked store build first (open item).",
+        "the sorted arrays (no per-question sort). Variants view each journey's codes as one "
+        "Arrow binary value (no copy), count and sort them in Arrow, and build name tuples "
+        "only for the paths returned (`top=` builds only those). The build keeps its "
+        "journeys in memory, so the first question after `analyze_events` does not read the "
+        "store back. pm4py's variants differ from the others on this log because pm4py "
+        "orders events with equal timestamps differently; the DFG of every tool agrees. "
+        "100M events (`--with-100m`) has not been run. Logs above 16M events are sorted and "
+        "fetched one range of customers at a time (`store.PARTITION_ROWS`), but "
+        "`analyze_events` keeps the log in an in-memory DuckDB database, which holds most "
+        "of the peak above; 100M under 8 GB needs that database on disk (open item).",
         "",
     ]
     section = "\n".join(lines)

@@ -12,6 +12,7 @@ PDF (each launching Chromium as the CLI does, and again on a warm browser).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import tempfile
 import time
@@ -108,6 +109,12 @@ def warehouse(path: Path, n_events: int, seed: int = 7):
     return con, spec
 
 
+@contextlib.contextmanager
+def _no_browser():
+    """Stands in for ``chromium()`` when no format is rendered (``--snapshots-only``)."""
+    yield None
+
+
 def timed(fn):
     t = time.perf_counter()
     out = fn()
@@ -118,6 +125,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--keep", type=Path, help="copy the rendered files into this folder")
+    ap.add_argument(
+        "--snapshots-only", action="store_true", help="time the snapshots, render no format"
+    )
     args = ap.parse_args()
     rows: list[tuple[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -143,7 +153,7 @@ def main() -> None:
             rows.append((f"snapshot, persona {p.id}", secs))
         snaps = [snap, *personas]
         out = tmp_path / "out"
-        for fmt in ("html", "svg", "png", "pdf"):
+        for fmt in () if args.snapshots_only else ("html", "svg", "png", "pdf"):
             _, secs = timed(lambda fmt=fmt: write_report(snaps, out.with_suffix(f".{fmt}"), fmt))
             size = out.with_suffix(f".{fmt}").stat().st_size
             label = "html (5 personas, charts)" if fmt == "html" else fmt
@@ -158,8 +168,8 @@ def main() -> None:
             args.keep.mkdir(parents=True, exist_ok=True)
             for f in out.parent.glob("out.*"):
                 (args.keep / f.name).write_bytes(f.read_bytes())
-        with chromium() as b:
-            for fmt in ("png", "pdf"):
+        with chromium() if not args.snapshots_only else _no_browser() as b:
+            for fmt in () if args.snapshots_only else ("png", "pdf"):
                 _, secs = timed(
                     lambda fmt=fmt: write_report(snaps, out.with_suffix(f".{fmt}"), fmt, browser=b)
                 )

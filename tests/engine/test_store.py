@@ -7,7 +7,13 @@ import pytest
 
 from engine.logs import make_workspace, sorted_log
 from journeymap.engine import Analysis
-from journeymap.engine.store import build_store, store_is_fresh
+from journeymap.engine.store import (
+    _customer_ranges,
+    build_store,
+    forget_loaded_stores,
+    loaded_store,
+    store_is_fresh,
+)
 
 
 def _pandas_sessions(events: pd.DataFrame, minutes: float) -> pd.Series:
@@ -91,6 +97,57 @@ def test_store_and_events_paths_agree(ws, filters):
     for name in a:
         pd.testing.assert_frame_equal(a[name], b[name], obj=name)
     assert len(a["transitions"]) > 0
+
+
+def test_store_read_back_equals_what_the_build_kept(ws):
+    """The build keeps its journeys in memory; reading the tables back gives the same."""
+    build_store(ws)
+    kept = loaded_store(ws.con)
+    forget_loaded_stores()
+    read = loaded_store(ws.con)
+    assert read is not kept and loaded_store(ws.con) is read
+    assert read.customers.tolist() == kept.customers.tolist()
+    for name in ("offsets", "ts", "session"):
+        assert getattr(read, name).tolist() == getattr(kept, name).tolist(), name
+    for kind, codes in kept.codes.items():
+        assert read.codes[kind].tolist() == codes.tolist(), kind
+        assert read.names[kind].tolist() == kept.names[kind].tolist(), kind
+    via_events = Analysis.from_workspace(ws, sessions=True).filtered(use_store=False)
+    a, b = _answers(Analysis.from_workspace(ws, sessions=True)), _answers(via_events)
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name], obj=name)
+
+
+def _arrays(j) -> dict:
+    out = {"customers": j.customers.tolist(), "offsets": j.offsets.tolist()}
+    out.update(ts=j.ts.tolist(), session=j.session.tolist())
+    out.update({f"code_{k}": v.tolist() for k, v in j.codes.items()})
+    out.update({f"names_{k}": v.tolist() for k, v in j.names.items()})
+    return out
+
+
+def test_store_built_in_customer_slices_equals_one_slice(ws, log):
+    """The build sorts one range of customers at a time; the result must not change."""
+    build_store(ws, partition_rows=10**9)
+    whole = _arrays(loaded_store(ws.con))
+    events_whole = ws.con.table("events").to_pandas().sort_values("event_id")
+    events = ws.con.table("events")
+    ranges = list(_customer_ranges(ws.con, events, len(log), 37))
+    assert len(ranges) > 10  # really sliced
+    sizes = [r.count().to_pyarrow().as_py() for r in ranges]
+    assert sum(sizes) == len(log) and max(sizes) < 37 + 14  # a range ends after a customer
+    report = build_store(ws, partition_rows=37)
+    assert report.events == len(log)
+    assert _arrays(loaded_store(ws.con)) == whole
+    forget_loaded_stores()
+    assert _arrays(loaded_store(ws.con)) == whole
+    pd.testing.assert_frame_equal(
+        ws.con.table("events").to_pandas().sort_values("event_id"), events_whole
+    )
+    a = _answers(Analysis.from_workspace(ws))
+    b = _answers(Analysis.from_workspace(ws).filtered(use_store=False))
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name], obj=name)
 
 
 def test_filters_select_the_right_events(ws, log):

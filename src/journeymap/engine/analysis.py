@@ -49,7 +49,6 @@ Semantics shared by all questions:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import ibis
 import numpy as np
@@ -63,9 +62,7 @@ from journeymap.engine import paths as paths_mod
 from journeymap.engine.backend import sorted_rows
 from journeymap.engine.filters import Filters, filter_customers, filter_time
 from journeymap.engine.journeys import ROW_COLUMNS, Journeys
-from journeymap.engine.store import STORE_META, load_store, store_is_fresh
-
-_STORE_CACHE: dict[int, tuple[Any, Journeys]] = {}
+from journeymap.engine.store import loaded_store, store_is_fresh
 
 
 class Analysis:
@@ -176,12 +173,7 @@ class Analysis:
         return Journeys.from_rows(sorted_rows(self.events(), ROW_COLUMNS))
 
     def _from_store(self) -> Journeys:
-        built = self.con.table(STORE_META).built_at.max().to_pyarrow().as_py()
-        cached = _STORE_CACHE.get(id(self.con))
-        if cached is None or cached[0] != built:
-            cached = (built, load_store(self.con))
-            _STORE_CACHE[id(self.con)] = cached
-        j = cached[1]
+        j = loaded_store(self.con)
         f = self.filters
         mask = np.ones(j.n_events, dtype=bool)
         if f.start is not None:
@@ -221,8 +213,7 @@ class Analysis:
         """Names at the level in all events (not only the filtered ones)."""
         level = self.filters.level
         if self.store_used():
-            self.journeys()
-            return set(map(str, _STORE_CACHE[id(self.con)][1].names[level]))
+            return set(map(str, loaded_store(self.con).names[level]))
         values = self.con.table("events").select(level).distinct().to_pyarrow()[level]
         return {v for v in values.to_pylist() if v is not None}
 
@@ -340,11 +331,12 @@ class Analysis:
             designed = {tp.id: tp.stage for tp in self.spec.touchpoints}
             return [designed.get(n) for n in names]
         tp, st = j.codes["touchpoint"], j.codes["stage"]
-        found = {}
-        for code in np.unique(tp[(tp >= 0) & (st >= 0)]):
-            found[str(j.names["touchpoint"][code])] = str(
-                j.names["stage"][st[np.argmax(tp == code)]]
-            )
+        both = np.flatnonzero((tp >= 0) & (st >= 0))
+        codes, first = np.unique(tp[both], return_index=True)  # first event of each
+        found = {
+            str(j.names["touchpoint"][c]): str(j.names["stage"][st[both[i]]])
+            for c, i in zip(codes, first, strict=True)
+        }
         return [found.get(n) for n in names]
 
     def stage_metrics(self) -> pd.DataFrame:

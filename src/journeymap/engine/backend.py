@@ -34,3 +34,11 @@ def sorted_rows(table: ibis.Table, columns: list[str]) -> pa.Table:
     extra = [c for c in keys if c not in columns]
     expr = table.select(*columns, *extra).order_by(keys)
     return expr.to_pyarrow().select(columns)
+
+
+def rename_table(con, old: str, new: str) -> None:
+    """Rename a table (Ibis's DuckDB backend has no ``rename_table``; others use theirs)."""
+    if con.name == "duckdb":
+        con.raw_sql(f'ALTER TABLE "{old}" RENAME TO "{new}"')  # returns the connection
+    else:
+        con.rename_table(old, new)

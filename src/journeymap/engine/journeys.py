@@ -25,14 +25,22 @@ LEVELS: tuple[str, ...] = ("touchpoint", "stage", "event")
 ROW_COLUMNS: list[str] = ["customer_id", "ts", *KINDS, "session_id"]
 
 
-def encode(values: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Codes (int32, -1 for null) into a sorted dictionary of the distinct values."""
-    names = sorted(v for v in pc.unique(values).to_pylist() if v is not None)
-    if not names:
+def dictionary(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """The sorted distinct non-null values: THE order of codes (code order == name order)."""
+    return np.array(sorted(v for v in pc.unique(values).to_pylist() if v is not None), dtype=object)
+
+
+def encode(
+    values: pa.ChunkedArray | pa.Array, names: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (int32, -1 for null) into ``names`` (default: :func:`dictionary` of the values;
+    a store build passes one dictionary for all its partitions)."""
+    names = dictionary(values) if names is None else names
+    if not len(names):
         return np.full(len(values), -1, dtype=np.int32), np.array([], dtype=object)
-    codes = pc.index_in(values, value_set=pa.array(names, type=pa.string()))
+    codes = pc.index_in(values, value_set=pa.array(list(names), type=pa.string()))
     codes = pc.fill_null(codes, -1).to_numpy(zero_copy_only=False).astype(np.int32)
-    return codes, np.array(names, dtype=object)
+    return codes, names
 
 
 def micros(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -59,13 +67,18 @@ class Journeys:
     # ----- construction -------------------------------------------------------------
     @classmethod
     def from_rows(
-        cls, rows: pa.Table, level: str = "touchpoint", inactivity_us: int | None = None
+        cls,
+        rows: pa.Table,
+        level: str = "touchpoint",
+        inactivity_us: int | None = None,
+        names: dict[str, np.ndarray] | None = None,
     ) -> Journeys:
         """Journeys from event rows already sorted by customer and the tie rule.
 
         Sessions come from the ``session_id`` column (a new session where it changes), or,
         with ``inactivity_us``, from the gaps themselves (:func:`session_numbers`; this is
-        how the store build defines them before writing ``session_id``).
+        how the store build defines them before writing ``session_id``). ``names`` gives the
+        dictionaries (kind -> sorted names) instead of deriving them from these rows.
         """
         ids = rows["customer_id"].combine_chunks()
         new = np.ones(len(ids), dtype=bool)
@@ -74,9 +87,9 @@ class Journeys:
         starts = np.flatnonzero(new)
         offsets = np.append(starts, len(ids)).astype(np.int64)
         customers = ids.take(pa.array(starts)).to_numpy(zero_copy_only=False)
-        codes, names = {}, {}
+        codes, dictionaries = {}, {}
         for kind in KINDS:
-            codes[kind], names[kind] = encode(rows[kind])
+            codes[kind], dictionaries[kind] = encode(rows[kind], (names or {}).get(kind))
         ts = micros(rows["ts"])
         if inactivity_us is not None:
             session = session_numbers(ts, offsets, inactivity_us)
@@ -94,9 +107,28 @@ class Journeys:
             offsets=offsets,
             ts=ts,
             codes=codes,
-            names=names,
+            names=dictionaries,
             session=session,
             level=level,
+        )
+
+    @classmethod
+    def concat(cls, parts: list[Journeys]) -> Journeys:
+        """One Journeys of ``parts`` back to back (they share one set of dictionaries)."""
+        if len(parts) == 1:
+            return parts[0]
+        ends = np.cumsum([p.n_events for p in parts])
+        offsets = [parts[0].offsets[:-1]]
+        offsets += [p.offsets[:-1] + e for p, e in zip(parts[1:], ends[:-1], strict=True)]
+        return cls(
+            customers=np.concatenate([p.customers for p in parts]),
+            keys=np.concatenate([p.keys for p in parts]),
+            offsets=np.append(np.concatenate(offsets), ends[-1]).astype(np.int64),
+            ts=np.concatenate([p.ts for p in parts]),
+            codes={k: np.concatenate([p.codes[k] for p in parts]) for k in KINDS},
+            names=parts[0].names,
+            session=np.concatenate([p.session for p in parts]),
+            level=parts[0].level,
         )
 
     # ----- views --------------------------------------------------------------------

@@ -38,7 +38,7 @@ def step_metrics(
 ) -> pd.DataFrame:
     """Metrics per name at the journeys' level (touchpoint or stage); see module docstring."""
     j = journeys.mapped()
-    n, steps, jid = len(j), j.steps.astype(np.int64), j.journey_of_event
+    n, steps, jid = len(j), j.steps, j.journey_of_event
     n_names = len(j.step_names)
     columns = [
         "name",
@@ -55,8 +55,10 @@ def step_metrics(
     ]
     if j.n_events == 0:
         return pd.DataFrame(columns=columns)
-    run = np.ones(j.n_events, dtype=bool)  # a run = consecutive events at the same name
-    run[1:] = (jid[1:] != jid[:-1]) | (steps[1:] != steps[:-1])
+    run = np.empty(j.n_events, dtype=bool)  # a run = consecutive events at the same name
+    run[0] = True
+    np.not_equal(steps[1:], steps[:-1], out=run[1:])
+    run[j.offsets[:-1]] = True
     first_pos, k_code, k_jid, runs = _first_per_journey(steps, jid, run)
     customers = np.bincount(k_code, minlength=n_names)
     events = np.bincount(steps, minlength=n_names)
@@ -101,21 +103,27 @@ def step_metrics(
     return frame.reset_index(drop=True)
 
 
-def _first_per_journey(steps: np.ndarray, jid: np.ndarray, flags: np.ndarray):
-    """Per (step, journey) pair present: first position, step, journey, and how many of
-    its rows have ``flags`` set.
+def _first_per_journey(steps: np.ndarray, jid: np.ndarray, run: np.ndarray):
+    """Per (step, journey) pair present: first position, step, journey, and its number of
+    runs (``run`` marks the first event of each run of one step).
 
-    A stable sort on the small step codes (radix) keeps positions ascending inside each
-    step, so journeys are non-decreasing there and a pair's first row is its first event.
+    A pair's first event always starts a run, so only run starts are sorted. A stable sort
+    on the small step codes (radix) keeps positions ascending inside each step, so
+    journeys are non-decreasing there: a pair is a run of equal journeys, its first row
+    is its first event and its length is its number of runs.
     """
-    small = steps.astype(np.uint16) if len(steps) and steps.max() < 2**16 else steps
-    rows = np.argsort(small, kind="stable")
-    s, jj = steps[rows], jid[rows]
+    run_starts = np.flatnonzero(run)
+    s = steps[run_starts]
+    small = s.astype(np.uint16) if len(s) and s.max() < 2**16 else s
+    rows = run_starts[np.argsort(small, kind="stable")]
+    sizes = np.bincount(s) if len(s) else np.zeros(0, dtype=np.int64)
+    s = np.repeat(np.arange(len(sizes)), sizes)  # the sorted steps, without a gather
+    jj = jid[rows]
     new = np.ones(len(rows), dtype=bool)
     new[1:] = (s[1:] != s[:-1]) | (jj[1:] != jj[:-1])
     starts = np.flatnonzero(new)
-    flagged = np.add.reduceat(flags[rows].astype(np.int32), starts) if len(starts) else starts
-    return rows[starts], s[starts], jj[starts], flagged
+    runs = np.diff(np.append(starts, len(rows)))
+    return rows[starts], s[starts], jj[starts], runs
 
 
 def _time_to_next_stage(j, first_pos, k_code, stage_order, n_names) -> np.ndarray:
@@ -144,17 +152,16 @@ def _time_to_next_stage(j, first_pos, k_code, stage_order, n_names) -> np.ndarra
 
 
 def _channel_mix(j: Journeys, steps: np.ndarray, n_names: int) -> list[dict]:
-    channels = j.codes["channel"].astype(np.int64)
+    channels = j.codes["channel"]
     names = np.append(j.names["channel"].astype(str), "(none)")
-    channels = np.where(channels < 0, len(names) - 1, channels)
-    counts = pd.Series(steps * len(names) + channels).value_counts()
-    mix: list[dict] = [{} for _ in range(n_names)]
-    for k, c in counts.items():
-        mix[k // len(names)][str(names[k % len(names)])] = int(c)
+    width = len(names)
+    key = steps.astype(np.int64) * width + np.where(channels < 0, width - 1, channels)
+    counts = np.bincount(key, minlength=n_names * width).reshape(n_names, width)
     out = []
-    for d in mix:
-        total = sum(d.values())
-        out.append({ch: round(v / total, 4) for ch, v in sorted(d.items())} if total else {})
+    for row in counts:
+        total = int(row.sum())
+        present = sorted((str(names[c]), int(row[c])) for c in np.flatnonzero(row))
+        out.append({ch: round(v / total, 4) for ch, v in present} if total else {})
     return out
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from journeymap.engine.journeys import Journeys
 
@@ -107,7 +109,13 @@ def variants(
     One path per journey (per customer, or per session at session level); ``customers``
     counts journeys with that exact path and ``share`` divides by all journeys. With
     ``collapse_repeats`` consecutive repeats of one step count once (a a b -> a b).
-    Sorted by customers (desc), then path.
+    Sorted by customers (desc), then path; ``top`` keeps the first ``top`` rows.
+
+    How (fast at 10M events): each journey's codes are viewed, without copying, as one
+    Arrow binary value; Arrow groups, counts and sorts those in C++, and name tuples are
+    built only for the paths returned. Codes are fixed-width big-endian and the
+    dictionaries are sorted, so byte order == name order (a prefix sorts first, as with
+    tuples).
     """
     j = journeys.mapped()
     if collapse_repeats and j.n_events:
@@ -115,28 +123,59 @@ def variants(
         keep = np.ones(j.n_events, dtype=bool)
         keep[1:] = (jid[1:] != jid[:-1]) | (steps[1:] != steps[:-1])
         j = j.select(keep)
-    # big-endian codes: bytes order == code order == name order (sorted dictionaries), so
-    # sorting the byte strings sorts the paths by name without comparing tuples
-    steps = j.steps.astype(">i4")
-    buffer, bounds = steps.tobytes(), (j.offsets * 4).tolist()
-    blobs = [buffer[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    codes, uniques = pd.factorize(pd.Series(blobs, dtype=object), sort=False)
-    counts = np.bincount(codes) if len(codes) else np.zeros(0, dtype=np.int64)
-    _, first = np.unique(codes, return_index=True)  # one journey standing for each variant
-    count_list, blob_list = counts.tolist(), list(uniques)
-    order = sorted(range(len(counts)), key=lambda i: (-count_list[i], blob_list[i]))
-    if top is not None:
-        order = order[:top]
-    names = np.asarray([str(n) for n in j.step_names], dtype=object)
-    offsets, starts = j.offsets.tolist(), first[order].tolist()
-    if len(order) > 1000:  # one list of all labels, then cheap slices
-        labels = names[j.steps].tolist() if len(names) else []
-        paths = [tuple(labels[offsets[i] : offsets[i + 1]]) for i in starts]
+    if top is not None and top < 0:
+        raise ValueError(f"variants: top must be a non-negative number of paths, got {top}")
+    counted = _path_counts(j)
+    keys = [("customers", "descending"), ("path", "ascending")]
+    if top is not None and top < counted.num_rows:
+        chosen = counted.take(pc.select_k_unstable(counted, top, sort_keys=keys))
+        chosen = chosen.sort_by(keys)  # select_k returns them in order; keys are unique
     else:
-        paths = [tuple(names[j.steps[offsets[i] : offsets[i + 1]]].tolist()) for i in starts]
-    out = pd.DataFrame({"path": paths, "customers": counts[order].astype("int64")})
+        chosen = counted.sort_by(keys)
+    out = pd.DataFrame(
+        {
+            "path": _decode_paths(chosen["path"], j.step_names),
+            "customers": chosen["customers"].to_numpy().astype("int64"),
+        }
+    )
     out["share"] = out["customers"] / max(len(j), 1)
     return out
+
+
+def _code_width(n_names: int) -> np.dtype:
+    """The narrowest big-endian unsigned code type for a dictionary of ``n_names``."""
+    if n_names <= 2**8:
+        return np.dtype("u1")
+    return np.dtype(">u2") if n_names <= 2**16 else np.dtype(">u4")
+
+
+def _path_counts(j: Journeys) -> pa.Table:
+    """Distinct paths (Arrow binary of fixed-width codes) and the journeys on each."""
+    width = _code_width(len(j.step_names))
+    data = np.ascontiguousarray(j.steps.astype(width))
+    offsets = np.ascontiguousarray(j.offsets.astype(np.int64) * width.itemsize)
+    blobs = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(j), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    counts = pc.value_counts(blobs)
+    return pa.table({"path": counts.field("values"), "customers": counts.field("counts")})
+
+
+def _decode_paths(blobs: pa.ChunkedArray, names: np.ndarray) -> np.ndarray:
+    """Name tuples of the code paths ``blobs`` (as written by :func:`_path_counts`), as an
+    object array (so pandas takes it without converting 355k tuples again)."""
+    arr = blobs.combine_chunks() if blobs.num_chunks else pa.array([], pa.large_binary())
+    if len(arr) == 0:
+        return np.empty(0, dtype=object)
+    width = _code_width(len(names))
+    start = arr.offset
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[start : start + len(arr) + 1]
+    bounds = offsets // width.itemsize
+    raw = np.frombuffer(arr.buffers()[2], dtype=width)[bounds[0] : bounds[-1]]
+    labels = np.asarray([str(n) for n in names], dtype=object)[raw].tolist()
+    edges = (bounds - bounds[0]).tolist()
+    tuples = (tuple(labels[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True))
+    return np.fromiter(tuples, dtype=object, count=len(arr))
 
 
 def _sorted(frame: pd.DataFrame, desc: list[str], asc: list[str]) -> pd.DataFrame:
