@@ -8,7 +8,8 @@ For each (seed, size): generate the demo, detect pain points and report
   the same matching as tests/insights/test_accuracy.py);
 - how many of the top 10 are planted, and how many of the others are recomputed with
   plain pandas (tests/insights/oracle.py) and significant;
-- the adjusted Rand index of persona discovery against the planted personas;
+- the adjusted Rand index of persona discovery against the planted personas, on the
+  customers whose persona is known (stitched to a CRM record) and, for reference, on all;
 - wall time of pain points, opportunities and persona discovery.
 
 The figures go into the "Insights" section of docs/performance.md (other sections are
@@ -68,7 +69,10 @@ def one(seed: int, size: int, workdir: Path) -> dict:
     planted = sum(r["rank"] in ranks.values() for r in top)
     verified = sum(r["rank"] not in ranks.values() and _verified(oracle, r) for r in top)
     labels = true_personas(ws, found.assignments["customer_id"])
-    ari = adjusted_rand_score(labels, found.assignments["cluster"])
+    clusters = found.assignments["cluster"]
+    known = found.assignments["persona"].notna()  # stitched to a CRM record
+    ari_known = adjusted_rand_score(labels[known], clusters[known])
+    ari_all = adjusted_rand_score(labels, clusters)
     ws.close()
     return {
         "seed": seed,
@@ -77,7 +81,9 @@ def one(seed: int, size: int, workdir: Path) -> dict:
         "top10 planted": planted,
         "top10 verified": verified,
         "detected": len(pains),
-        "ARI": round(ari, 3),
+        "ARI known": round(ari_known, 3),
+        "known %": round(100 * known.mean()),
+        "ARI all": round(ari_all, 3),
         "pains s": round(t1 - t0, 2),
         "opportunities s": round(t2 - t1, 2),
         "personas s": round(t3 - t2, 2),
@@ -126,12 +132,15 @@ def main() -> None:
         "significant (z-test p < 0.01, two-sided for switches). ARI: persona discovery "
         "(k-means on behaviour, k = 4) against the planted personas.\n\n"
         + _markdown(table)
-        + "\n\nReading: the planted drop-off is persona-specific (mobile natives in the app), "
-        "but most app-only journeys are not stitched to a CRM record and carry no persona, so "
-        "it is found at touchpoint level, diluted, and ranks lowest of the six. Persona "
-        "discovery stays far below ARI 0.6: a supervised random forest on the same behaviour "
-        "features reaches only about 0.3 on 3000 customers, so the planted personas are not "
-        "separable by behaviour in these journeys (many are one or two events long)."
+        + "\n\nReading: ARI known is measured on the customers whose persona is known, i.e. "
+        "stitched to a CRM record (about half of the workspace customers; the rest are "
+        "unstitched cookies and devices, often one or two events long, with no persona to "
+        "compare with). The generator's personas differ in channel mix, path, pace and basket "
+        "value with overlap: a supervised random forest on the same behaviour features reaches "
+        "ARI 0.78-0.83 (accuracy 91-93%) on those customers, k-means 0.64-0.66. Discovery "
+        "weights each journey by the square root of its events; unweighted it reaches only "
+        "0.48-0.50, because the short fragments take clusters of their own. Every planted "
+        "finding ranks in the top 10, the persona-specific drop-off included."
     )
     print(body)
     if not args.no_write:

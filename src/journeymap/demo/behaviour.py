@@ -30,9 +30,10 @@ for _i, _t in enumerate(cat.TOUCHPOINTS):
     for _c in _t.allowed_channels:
         _ALLOWED[_i, _CH[_c]] = True
 _PACE = np.array([p.pace for p in cat.PERSONAS])
+_REVISIT_S = np.array([p.revisit_hours * 3600.0 for p in cat.PERSONAS])
+_REVISIT_TENDENCY = np.array([p.revisit_tendency for p in cat.PERSONAS])
 _APP_SHARE = np.array([p.app_share for p in cat.PERSONAS])
-#: Share of each persona already logged in on the web when the journey starts.
-_REMEMBERED = np.array([0.6 if p.id == "loyal_regular" else 0.15 for p in cat.PERSONAS])
+_REMEMBERED = np.array([p.remembered for p in cat.PERSONAS])
 _LOGIN_TPS = np.array([cat.TP[t] for t in ("login", "create_account", "verify_account")])
 _PAYMENT_TPS = np.array([cat.TP[t] for t in ("web_payment", "app_payment", "store_checkout")])
 _ORDER_TPS = np.array(
@@ -63,7 +64,7 @@ _SPECIAL_GAPS: tuple[tuple[str | None, str, float, float], ...] = (
     (None, "confirmation_email", 40, 0.5),
 )
 _WITHIN_SESSION_S, _WITHIN_SIGMA = 50.0, 0.7
-_NEW_VISIT_S, _NEW_VISIT_SIGMA = 10 * 3600.0, 1.0
+_NEW_VISIT_SIGMA = 1.0
 _NEW_VISIT_P_SAME_STAGE, _NEW_VISIT_P_NEW_STAGE = 0.15, 0.55
 
 
@@ -188,11 +189,13 @@ def _next_channel(
 def _gaps_ms(
     rng: np.random.Generator, persona: np.ndarray, src: np.ndarray, dst: np.ndarray
 ) -> np.ndarray:
-    """Time to the next step: a lognormal per persona pace, within a visit or a new visit."""
+    """Time to the next step: lognormal, within a visit (the persona's pace) or after a
+    break (the persona's time between visits; some come back within hours, some in weeks)."""
     k = len(dst)
     new_stage = _STAGE_OF_TP[src] != _STAGE_OF_TP[dst]
-    new_visit = rng.random(k) < np.where(new_stage, _NEW_VISIT_P_NEW_STAGE, _NEW_VISIT_P_SAME_STAGE)
-    median = np.where(new_visit, _NEW_VISIT_S, _WITHIN_SESSION_S) * _PACE[persona]
+    p_new = np.where(new_stage, _NEW_VISIT_P_NEW_STAGE, _NEW_VISIT_P_SAME_STAGE)
+    new_visit = rng.random(k) < np.minimum(p_new * _REVISIT_TENDENCY[persona], 0.95)
+    median = np.where(new_visit, _REVISIT_S[persona], _WITHIN_SESSION_S * _PACE[persona])
     sigma = np.where(new_visit, _NEW_VISIT_SIGMA, _WITHIN_SIGMA)
     for frm, to, med_s, sig in _SPECIAL_GAPS:
         hit = dst == cat.TP[to]

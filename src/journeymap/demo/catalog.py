@@ -5,8 +5,8 @@ and the shipped ``journey.yaml`` all agree on. The YAML is hand-written for read
 the first file a new user opens); ``tests/demo`` checks that both stay in step.
 
 Why weights and not probabilities: the per-persona matrices are built by multiplying the
-base successor weights with a persona's channel affinities and exit tendency, then
-normalising; the planted truths are applied last as exact probabilities so that the
+base successor weights with a persona's channel and touchpoint affinities and exit
+tendency, then normalising; the planted truths are applied last as exact probabilities so that the
 ground truth can state them precisely.
 """
 
@@ -45,20 +45,34 @@ SYSTEMS: tuple[str, ...] = ("web", "app", "email", "social", "ads", "store", "ca
 
 @dataclass(frozen=True)
 class Persona:
-    """A behavioural type: who the customer is and how they move."""
+    """A behavioural type: who the customer is and how they move.
+
+    The four demo personas differ the way real retail segments do, each on several axes at
+    once, with overlap: channel mix (app-first vs store vs e-mail vs web), path (price
+    comparison, reviews and chat, wishlists), pace (hours vs weeks between visits) and
+    basket value. Any one axis alone leaves them mixed; together they tell them apart.
+    """
 
     id: str
     share: float
     #: Multiplier on a successor's weight by the successor's channel.
     channel_affinity: dict[str, float]
+    #: Multiplier on a successor's weight by the successor touchpoint (the persona's path).
+    touchpoint_affinity: dict[str, float]
     #: Multiplier on the weight of dropping out at every step.
     exit_tendency: float
-    #: Multiplier on every time gap (1 = the reference pace).
+    #: Multiplier on the time between steps within one visit (1 = the reference pace).
     pace: float
+    #: Median hours between two visits (lognormal, see behaviour.py).
+    revisit_hours: float
+    #: Multiplier on the probability that the next step is a new visit (comes back later).
+    revisit_tendency: float
     #: Weights of the first touchpoint.
     start: dict[str, float]
     #: Probability that a web/app-agnostic step (cart, login, ...) happens in the app.
     app_share: float
+    #: Share already logged in when the journey starts (the app keeps its users signed in).
+    remembered: float
     #: (median, sigma) of the lognormal order value in GBP.
     order_value: tuple[float, float]
     #: Probability of the device property of web events: desktop, mobile, tablet.
@@ -68,51 +82,85 @@ class Persona:
 
 
 PERSONAS: tuple[Persona, ...] = (
+    # E-mail and promotion driven, compares prices across listings, small baskets.
     Persona(
         id="bargain_hunter",
         share=0.35,
-        channel_affinity={"social": 1.4, "email": 1.5, "app": 0.6, "store": 0.5, "chat": 0.8},
+        channel_affinity={"email": 3.0, "social": 1.3, "app": 0.5, "store": 0.4, "chat": 0.4},
+        touchpoint_affinity={
+            "category_page": 3.0,
+            "product_page": 1.3,
+            "promo_email": 2.0,
+            "reviews": 0.5,
+            "wishlist": 0.7,
+        },
         exit_tendency=1.3,
-        pace=1.0,
-        start={"social_ad": 4, "search_ad": 3, "promo_email": 2, "home_page": 1},
+        pace=0.7,
+        revisit_hours=20.0,
+        revisit_tendency=1.0,
+        start={"promo_email": 6, "social_ad": 2, "search_ad": 1.5, "home_page": 0.5},
         app_share=0.2,
-        order_value=(35.0, 0.5),
+        remembered=0.15,
+        order_value=(28.0, 0.4),
         web_devices=(0.45, 0.45, 0.10),
         mood=-0.05,
     ),
+    # App-first, found on social media, saves to the wishlist, decides within hours.
     Persona(
         id="mobile_native",
         share=0.25,
-        channel_affinity={"app": 2.5, "social": 1.6, "web": 0.6, "store": 0.3, "email": 0.6},
+        channel_affinity={"app": 4.0, "social": 2.0, "web": 0.35, "store": 0.2, "email": 0.4},
+        touchpoint_affinity={"wishlist": 2.0, "reviews": 0.5, "category_page": 0.6},
         exit_tendency=1.0,
         pace=0.6,
-        start={"social_ad": 5, "app_product": 4, "search_ad": 1},
-        app_share=0.85,
-        order_value=(45.0, 0.6),
+        revisit_hours=3.0,
+        revisit_tendency=0.8,
+        start={"app_product": 6, "social_ad": 4, "search_ad": 0.5},
+        app_share=0.92,
+        remembered=0.7,
+        order_value=(45.0, 0.4),
         web_devices=(0.15, 0.80, 0.05),
         mood=0.0,
     ),
+    # Research-heavy considered buyer: reviews, size guide, chat; weeks between visits.
     Persona(
         id="considered_researcher",
         share=0.20,
-        channel_affinity={"web": 1.4, "chat": 1.6, "app": 0.5, "social": 0.5, "store": 1.0},
-        exit_tendency=0.8,
-        pace=2.0,
-        start={"search_ad": 4, "home_page": 2, "product_page": 2, "store_visit": 1},
-        app_share=0.1,
-        order_value=(120.0, 0.5),
+        channel_affinity={"web": 1.5, "chat": 2.5, "app": 0.4, "social": 0.4, "email": 0.7},
+        touchpoint_affinity={"reviews": 1.5, "category_page": 0.8},
+        exit_tendency=0.7,
+        pace=1.6,
+        revisit_hours=48.0,
+        revisit_tendency=1.5,
+        start={"search_ad": 5, "product_page": 2, "home_page": 1.5, "store_visit": 0.5},
+        app_share=0.08,
+        remembered=0.15,
+        order_value=(150.0, 0.4),
         web_devices=(0.80, 0.10, 0.10),
         mood=0.05,
     ),
+    # Traditional loyal shopper: walks into the store, rings the call centre, reads the
+    # member e-mails; uses the website and the app now and then.
     Persona(
         id="loyal_regular",
         share=0.20,
-        channel_affinity={"email": 1.6, "store": 2.0, "app": 1.2, "social": 0.4},
+        channel_affinity={
+            "store": 5.0,
+            "phone": 1.5,
+            "email": 1.0,
+            "app": 0.5,
+            "social": 0.2,
+            "web": 0.6,
+        },
+        touchpoint_affinity={"login": 1.5, "reviews": 0.5, "category_page": 0.7},
         exit_tendency=0.5,
-        pace=0.7,
-        start={"promo_email": 4, "login": 3, "store_visit": 3, "app_product": 1},
-        app_share=0.4,
-        order_value=(70.0, 0.5),
+        pace=1.0,
+        revisit_hours=30.0,
+        revisit_tendency=1.0,
+        start={"store_visit": 8, "promo_email": 1, "login": 1, "app_product": 0.3},
+        app_share=0.25,
+        remembered=0.6,
+        order_value=(80.0, 0.4),
         web_devices=(0.55, 0.35, 0.10),
         mood=0.1,
     ),
@@ -245,7 +293,7 @@ SUCCESSORS: dict[str, dict[str, float]] = {
         "END": 3,
     },
     "size_guide": {"product_page": 7, "cart": 1, "END": 1},
-    "reviews": {"product_page": 3, "cart": 2, "END": 1.5},
+    "reviews": {"product_page": 2, "cart": 3, "chat_question": 0.5, "END": 1.5},
     "app_product": {
         "app_product": 2,
         "wishlist": 2,
@@ -262,7 +310,7 @@ SUCCESSORS: dict[str, dict[str, float]] = {
         "END": 2,
     },
     "chat_question": {"product_page": 2, "cart": 3, "END": 0.5},
-    "wishlist": {"cart": 3, "app_product": 1, "promo_email": 1, "END": 2},
+    "wishlist": {"cart": 3, "app_product": 0.5, "promo_email": 1, "END": 2},
     "cart": {
         "checkout": 5,
         "app_payment": 1.5,
@@ -344,8 +392,13 @@ def transition_matrices() -> np.ndarray:
                     factor = 1.0 if src in FIXED_STEPS else persona.exit_tendency
                     row[END] = w * factor
                 else:
-                    channel = TOUCHPOINTS[TP[dst]].channel
-                    row[TP[dst]] = w * persona.channel_affinity.get(channel, 1.0)
+                    # A step that happens on whichever device is in use (cart, login, the
+                    # order confirmation) has no channel of its own to prefer or avoid.
+                    t = TOUCHPOINTS[TP[dst]]
+                    channel_factor = (
+                        persona.channel_affinity.get(t.channel, 1.0) if not t.channels else 1.0
+                    )
+                    row[TP[dst]] = w * channel_factor * persona.touchpoint_affinity.get(dst, 1.0)
             out[p, TP[src]] = row / row.sum()
     _plant(out, TP[LOOP_A], TP[LOOP_B], LOOP_OUT_PROBABILITY, personas=None)
     _plant(out, TP[LOOP_B], TP[LOOP_A], LOOP_BACK_PROBABILITY, personas=None)

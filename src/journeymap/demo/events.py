@@ -189,6 +189,10 @@ def _identifiers(
     phone = _spelling(rng, people.phone_variants, cust, _PHONE_SPELLING_P)
     crm = people.crm_id[cust]
     form_email = np.isin(tp, [cat.TP["web_payment"], cat.TP["order_confirmed"]])
+    # The landing page of a campaign e-mail click knows the subscriber (the link carries
+    # their id, as e-mail platforms' tracked links do), so it records their e-mail.
+    from_email = np.zeros(v, dtype=bool)
+    from_email[1:] = (cust[1:] == cust[:-1]) & (tp[:-1] == cat.TP["promo_email"])
 
     web = is_sys["web"]
     ids["anonymous_id"][web | is_sys["social"] | is_sys["ads"]] = cookie[
@@ -196,7 +200,7 @@ def _identifiers(
     ]
     web_crm = web & j.logged_in & record & (u[:, 0] < 0.6)
     ids["crm_id"][web_crm] = crm[web_crm]
-    web_email = web & ((j.logged_in & ~web_crm) | form_email)
+    web_email = web & ((j.logged_in & ~web_crm) | form_email | from_email)
     ids["email"][web_email] = email[web_email]
 
     app = is_sys["app"]

@@ -6,7 +6,7 @@ clusters can be compared honestly with the authored, attribute-based personas):
 - the touchpoint the journey starts at (one-hot) and, with ``touchpoints=True``, the
   share of the customer's events at each touchpoint (off by default: on the demo these
   thirty sparse columns swamp k-means distances and lower the agreement with the
-  planted personas, ARI 0.11 against 0.18 on seed 7, 3000 customers);
+  planted personas);
 - channel mix: share of events per channel;
 - pace: log10 of the median seconds between steps within a visit (gap < 30 min) and
   between visits;
@@ -16,8 +16,11 @@ A customer with no gap (or no order) gets the average of that feature.
 
 Features are standardised (clipped at ±3 sd, so that a few extreme journeys do not take a
 cluster of their own) and clustered with k-means (scikit-learn, ``n_init=10``, a fixed
-seed). ``k`` defaults to the number of authored personas; without them (or with
-``k="auto"``) the silhouette score picks it from 2..8 on a sample of at most 5000.
+seed), each journey weighted by the square root of its events (see
+:func:`evidence_weights`; on the demo this lifts the adjusted Rand index against the
+planted personas from about 0.5 to 0.64-0.66). ``k`` defaults to the number of
+authored personas; without them (or with ``k="auto"``) the silhouette score picks it
+from 2..8 on a sample of at most 5000.
 Each cluster is described by the features whose cluster mean is furthest from the
 overall mean in standard deviations. Against the authored personas: a crosstab and the
 adjusted Rand index (customers with a persona only).
@@ -74,6 +77,18 @@ def behaviour_features(f: JourneyFrames, touchpoints: bool = False) -> pd.DataFr
     return out.fillna(out.mean()).fillna(0.0)
 
 
+def evidence_weights(f: JourneyFrames) -> np.ndarray:
+    """Weight of each customer journey (index jid) in the clustering: sqrt(mapped events).
+
+    Why: a journey of one or two events (an ad click, an e-mail open, often an unstitched
+    cookie) says little about how its customer behaves, yet unweighted k-means lets these
+    fragments claim clusters of their own. With the square root, longer journeys shape the
+    clusters more without letting a few very long ones dominate.
+    """
+    counts = f.events.groupby("jid").size().reindex(range(len(f.customers))).fillna(0)
+    return np.sqrt(counts.clip(lower=1).to_numpy(dtype=float))
+
+
 def discover(
     analysis: Any,
     k: int | str | None = None,
@@ -92,6 +107,7 @@ def discover(
         raise ValueError("persona discovery needs at least two customers with mapped events")
     # Clipped at ±3 sd: a few extreme journeys would otherwise take a cluster of their own.
     x = np.clip(StandardScaler().fit_transform(feats.to_numpy()), -3.0, 3.0)
+    weight = evidence_weights(f)
     authored = len(getattr(analysis.spec, "personas", []) or []) if analysis.spec else 0
     silhouettes: dict[int, float] = {}
     if k is None and authored >= 2:
@@ -100,12 +116,12 @@ def discover(
         rng = np.random.default_rng(seed)
         sample = rng.choice(len(x), size=min(5000, len(x)), replace=False)
         for kk in [kk for kk in k_range if kk < len(x)]:
-            labels = KMeans(kk, n_init=10, random_state=seed).fit_predict(x)
+            labels = KMeans(kk, n_init=10, random_state=seed).fit_predict(x, sample_weight=weight)
             silhouettes[kk] = float(silhouette_score(x[sample], labels[sample]))
         k = max(silhouettes, key=silhouettes.__getitem__)
     if not isinstance(k, int) or not 2 <= k <= len(x):
         raise ValueError(f"k: expected a whole number 2..{len(x)}, 'auto' or None, got {k!r}")
-    labels = KMeans(k, n_init=10, random_state=seed).fit_predict(x)
+    labels = KMeans(k, n_init=10, random_state=seed).fit_predict(x, sample_weight=weight)
     persona = f.customers["persona"]
     known = persona.notna().to_numpy()
     ari = (
