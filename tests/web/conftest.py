@@ -11,6 +11,8 @@ import shutil
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,7 +92,10 @@ def oracle_of(path: Path) -> dict[str, Any]:
     }
 
 
-def start_server(src: Path, dest: Path, **config: Any):
+@contextmanager
+def served(src: Path, dest: Path, **config: Any) -> Iterator[Running]:
+    """A copy of workspace ``src`` at ``dest``, served by a real uvicorn on a free port
+    until the block ends."""
     shutil.copytree(src, dest)
     oracle = oracle_of(dest)
     app = create_app(WebConfig(dest, **config))
@@ -103,38 +108,35 @@ def start_server(src: Path, dest: Path, **config: Any):
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the web server did not start")
         time.sleep(0.05)
-    running = Running(f"http://127.0.0.1:{port}", dest, app, oracle)
-    return running, server, thread
+    try:
+        yield Running(f"http://127.0.0.1:{port}", dest, app, oracle)
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 @pytest.fixture(scope="session")
 def server(demo_template, tmp_path_factory):
     """The app on loopback with the implicit local user (as `journeymap serve` runs it)."""
-    running, srv, thread = start_server(
+    with served(
         demo_template, tmp_path_factory.mktemp("open") / "ws", require_auth=False
-    )
-    yield running
-    srv.should_exit = True
-    thread.join(10)
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
 def auth_server(demo_template, tmp_path_factory):
     """The app with sign-in forced on (as when bound to a non-loopback address)."""
-    running, srv, thread = start_server(
+    with served(
         demo_template, tmp_path_factory.mktemp("auth") / "ws", require_auth=True
-    )
-    yield running
-    srv.should_exit = True
-    thread.join(10)
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
 def fuzz_server(demo_template, tmp_path_factory):
     """A server of its own for schemathesis (its writes must not disturb other tests)."""
-    running, srv, thread = start_server(
+    with served(
         demo_template, tmp_path_factory.mktemp("fuzz") / "ws", require_auth=True
-    )
-    yield running
-    srv.should_exit = True
-    thread.join(10)
+    ) as running:
+        yield running
