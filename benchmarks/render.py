@@ -6,7 +6,11 @@ Builds a DuckDB warehouse in a temporary folder with ``--events`` synthetic even
 demo journey (26 touchpoints, 5 stages, 4 personas), times ``snapshot_from_analysis`` for
 all customers and per persona, then times each report format from the snapshots: the
 HTML with the persona switcher (all snapshots, charts included), the SVG, the PNG and the
-PDF (each launching Chromium as the CLI does, and again on a warm browser).
+PDF (each launching Chromium as the CLI does, and again on a warm browser). Each step
+reports wall and CPU seconds (this process: Chromium's own processes are not counted),
+the run its peak RSS. ``--dir`` keeps the warehouse (with its journey store) and reuses it
+on the next run; the first snapshot always starts from the store in the database, as in a
+fresh process.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import platform
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -25,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from journeymap.engine import Analysis
-from journeymap.engine.store import build_store
+from journeymap.engine.store import build_store, forget_loaded_stores
 from journeymap.render import write_report
 from journeymap.render.browser import chromium
 from journeymap.snapshot import snapshot_from_analysis
@@ -115,9 +120,20 @@ def _no_browser():
     yield None
 
 
-def timed(fn):
-    t = time.perf_counter()
+def _cpu() -> float:
+    """CPU seconds of this process (user + system; Chromium's own processes not counted)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+CPU: dict[str, float] = {}  # label -> CPU seconds of the last timed() call under it
+
+
+def timed(fn, label: str = ""):
+    """``fn()``, its wall seconds; its CPU seconds are kept in ``CPU[label]``."""
+    t, c = time.perf_counter(), _cpu()
     out = fn()
+    CPU[label] = _cpu() - c
     return out, time.perf_counter() - t
 
 
@@ -126,58 +142,81 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--keep", type=Path, help="copy the rendered files into this folder")
     ap.add_argument(
+        "--dir",
+        type=Path,
+        help="build the warehouse here and reuse it when it exists (default: a temporary folder)",
+    )
+    ap.add_argument(
         "--snapshots-only", action="store_true", help="time the snapshots, render no format"
     )
     args = ap.parse_args()
-    rows: list[tuple[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        (con, spec), secs = timed(lambda: warehouse(tmp_path / "w.duckdb", args.events))
-        print(f"warehouse with {args.events:,} events built in {secs:.1f} s (not in the figures)")
-        # what a workspace refresh does after ingest: sessions + the sorted journey store
-        _, secs = timed(lambda: build_store(SimpleNamespace(con=con, settings={})))
-        print(f"journey store built in {secs:.1f} s (refresh step 3, not in the figures)")
+        db = (args.dir or tmp_path) / f"w{args.events}.duckdb"
+        if db.exists():  # built by an earlier run with --dir, journey store included
+            con, spec = ibis.duckdb.connect(str(db)), load_spec(SPEC)
+            print(f"warehouse {db} reused")
+        else:
+            db.parent.mkdir(parents=True, exist_ok=True)
+            (con, spec), secs = timed(lambda: warehouse(db.with_suffix(".tmp"), args.events))
+            print(f"warehouse: {args.events:,} events built in {secs:.1f} s (not in the figures)")
+            # what a workspace refresh does after ingest: sessions + the sorted journey store
+            _, secs = timed(lambda: build_store(SimpleNamespace(con=con, settings={})))
+            print(f"journey store built in {secs:.1f} s (refresh step 3, not in the figures)")
+            if args.dir:  # only a complete warehouse gets the name that is reused
+                con.disconnect()
+                db.with_suffix(".tmp").rename(db)
+                con = ibis.duckdb.connect(str(db))
+        rows: list[tuple[str, float, float]] = []  # step, wall s, CPU s
+
+        def step(label: str, fn):
+            out, secs = timed(fn, label)
+            rows.append((label, secs, CPU[label]))
+            return out
+
+        forget_loaded_stores()  # as in a fresh process: the first snapshot reads the store
         analysis = Analysis(con, spec, {})
-        snap, secs = timed(lambda: snapshot_from_analysis(analysis, workspace="bench"))
-        rows.append(("snapshot, all customers (first: loads the journey store)", secs))
-        _, secs = timed(lambda: snapshot_from_analysis(Analysis(con, spec, {}), workspace="b"))
-        rows.append(("snapshot, all customers again (store loaded)", secs))
-        personas = []
-        for p in spec.personas:
-            s, secs = timed(
+        snap = step(
+            "snapshot, all customers (first: loads the journey store)",
+            lambda: snapshot_from_analysis(analysis, workspace="bench"),
+        )
+        step(
+            "snapshot, all customers again (store loaded)",
+            lambda: snapshot_from_analysis(Analysis(con, spec, {}), workspace="b"),
+        )
+        personas = [
+            step(
+                f"snapshot, persona {p.id}",
                 lambda p=p: snapshot_from_analysis(
                     analysis.filtered(persona=p.id), workspace="bench"
-                )
+                ),
             )
-            personas.append(s)
-            rows.append((f"snapshot, persona {p.id}", secs))
+            for p in spec.personas
+        ]
         snaps = [snap, *personas]
         out = tmp_path / "out"
         for fmt in () if args.snapshots_only else ("html", "svg", "png", "pdf"):
-            _, secs = timed(lambda fmt=fmt: write_report(snaps, out.with_suffix(f".{fmt}"), fmt))
-            size = out.with_suffix(f".{fmt}").stat().st_size
             label = "html (5 personas, charts)" if fmt == "html" else fmt
-            rows.append(
-                (
-                    f"{label}, {size / 1024:,.0f} KiB"
-                    + (", Chromium launch included" if fmt in ("png", "pdf") else ""),
-                    secs,
-                )
-            )
+            label += ", Chromium launch included" if fmt in ("png", "pdf") else ""
+            step(label, lambda fmt=fmt: write_report(snaps, out.with_suffix(f".{fmt}"), fmt))
+            size = out.with_suffix(f".{fmt}").stat().st_size
+            rows[-1] = (f"{label}, {size / 1024:,.0f} KiB", *rows[-1][1:])
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)
             for f in out.parent.glob("out.*"):
                 (args.keep / f.name).write_bytes(f.read_bytes())
         with chromium() if not args.snapshots_only else _no_browser() as b:
             for fmt in () if args.snapshots_only else ("png", "pdf"):
-                _, secs = timed(
-                    lambda fmt=fmt: write_report(snaps, out.with_suffix(f".{fmt}"), fmt, browser=b)
+                step(
+                    f"{fmt}, warm browser",
+                    lambda fmt=fmt: write_report(snaps, out.with_suffix(f".{fmt}"), fmt, browser=b),
                 )
-                rows.append((f"{fmt}, warm browser", secs))
-    print(f"\n{platform.machine()}, {args.events:,} events, Python {platform.python_version()}\n")
-    print("| step | seconds |\n| --- | ---: |")
-    for name, secs in rows:
-        print(f"| {name} | {secs:.2f} |")
+    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    print(f"\n{platform.machine()}, {args.events:,} events, Python {platform.python_version()}")
+    print(f"peak RSS of the process (warehouse build included when built): {peak_gib:.2f} GiB\n")
+    print("| step | wall s | CPU s |\n| --- | ---: | ---: |")
+    for name, secs, cpu in rows:
+        print(f"| {name} | {secs:.2f} | {cpu:.2f} |")
 
 
 if __name__ == "__main__":

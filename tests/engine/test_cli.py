@@ -79,3 +79,21 @@ def test_bad_events_file_names_row_and_field(tmp_path):
         jm.analyze_events(path)
     with pytest.raises(ValueError, match="no column 'when' for ts"):
         jm.analyze_events(path, ts="when")
+
+
+def test_funnel_per_step_options(events_file):
+    """--directly and --within reach the library's per-step constraints; bad forms exit 2."""
+    steps = ["home", "カート", "checkout ✓"]
+    runner = CliRunner()
+    args = ["analyze", "funnel", *steps, "--events", str(events_file), "--format", "json"]
+    result = runner.invoke(app, [*args, "--directly", "2", "--within", "3=6h"])
+    assert result.exit_code == 0, result.output
+    got = pd.DataFrame(json.loads(result.stdout))
+    expected = jm.analyze_events(events_file).funnel(steps, directly=[2], within={3: "6h"})
+    assert got["customers"].tolist() == expected["customers"].tolist()
+    plain = jm.analyze_events(events_file).funnel(steps)
+    assert expected["customers"].iloc[1] <= plain["customers"].iloc[1]
+    result = runner.invoke(app, [*args, "--within", "3:6h"])
+    assert result.exit_code == 2 and "N=DURATION" in result.output
+    result = runner.invoke(app, [*args, "--order", "unordered", "--directly", "2"])
+    assert result.exit_code != 0 and "no prior step" in result.output

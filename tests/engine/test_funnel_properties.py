@@ -25,8 +25,10 @@ from journeymap.engine.journeys import Journeys
 NAMES = "abcd"
 
 
-def _sequences(journey, steps, entry, first, window, strict):
-    """All valid index sequences for steps[first:] starting at ``entry``."""
+def _sequences(journey, steps, entry, first, window, strict, directly=(), within=None):
+    """All valid index sequences for steps[first:] starting at ``entry``; ``directly``
+    (0-based steps that must come right after their prior step) and ``within`` (0-based
+    step -> seconds after its prior step) are GA4's per-step constraints."""
     t0 = journey[entry][0]
     out = [(entry,)]
     frontier = [(entry,)]
@@ -34,14 +36,28 @@ def _sequences(journey, steps, entry, first, window, strict):
         nxt = []
         for seq in frontier:
             last = seq[-1]
-            candidates = [last + 1] if strict else range(last + 1, len(journey))
+            right_after = strict or k in directly
+            candidates = [last + 1] if right_after else range(last + 1, len(journey))
             for m in candidates:
                 if m < len(journey) and journey[m][1] == steps[k]:
-                    if window is None or journey[m][0] - t0 <= window:
-                        nxt.append((*seq, m))
+                    if window is not None and journey[m][0] - t0 > window:
+                        continue
+                    limit = (within or {}).get(k)
+                    if limit is not None and journey[m][0] - journey[last][0] > limit:
+                        continue
+                    nxt.append((*seq, m))
         out.extend(nxt)
         frontier = nxt
     return out
+
+
+def _earliest(seqs, first):
+    """The earliest event of each step over the valid sequences: the path exclusions are
+    judged on (without per-step constraints, the earliest-next walk)."""
+    path = []
+    for k in range(max(len(s) for s in seqs)):
+        path.append(min(s[k] for s in seqs if len(s) > k))
+    return path
 
 
 def _greedy(journey, steps, entry, first, window, strict):
@@ -74,7 +90,7 @@ def _tainted(journey, path, first, exclusions):
     return False
 
 
-def reference(journeys, steps, window, order, exclusions, open_):
+def reference(journeys, steps, window, order, exclusions, open_, directly=(), within=None):
     """{customer: {step index: seconds from entry}} by the documented rules."""
     out = {}
     for cust, journey in journeys.items():
@@ -99,14 +115,14 @@ def reference(journeys, steps, window, order, exclusions, open_):
                     continue
                 if name != steps[first]:
                     continue
-                if exclusions and _tainted(
-                    journey,
-                    _greedy(journey, steps, e, first, window, order == "strict"),
-                    first,
-                    exclusions,
-                ):
+                strict = order == "strict"
+                seqs = _sequences(journey, steps, e, first, window, strict, directly, within)
+                if not (directly or within):  # the documented walk is the earliest path
+                    assert _earliest(seqs, first) == _greedy(
+                        journey, steps, e, first, window, strict
+                    )
+                if exclusions and _tainted(journey, _earliest(seqs, first), first, exclusions):
                     continue
-                seqs = _sequences(journey, steps, e, first, window, order == "strict")
                 times = {}
                 for seq in seqs:
                     k = first + len(seq) - 1
@@ -148,12 +164,17 @@ journeys_st = st.dictionaries(
     window=st.one_of(st.none(), st.integers(0, 25)),
     exclusion=st.one_of(st.none(), st.tuples(st.sampled_from(list(NAMES)), st.integers(1, 3))),
     open_=st.booleans(),
+    directly=st.sets(st.integers(2, 4), max_size=2),
+    within=st.dictionaries(st.integers(2, 4), st.integers(0, 15), max_size=2),
 )
-def test_funnel_matches_reference(raw, order, steps, window, exclusion, open_):
+def test_funnel_matches_reference(raw, order, steps, window, exclusion, open_, directly, within):
     if order == "unordered" or open_:
         steps = list(dict.fromkeys(steps))
     if order == "unordered":
         open_, exclusion = False, None
+        directly, within = set(), {}  # refused: see test_per_step_constraints_rules
+    directly = {k for k in directly if k <= len(steps)}
+    within = {k: v * 60 for k, v in within.items() if k <= len(steps)}
     exclusions = []
     if exclusion and len(steps) >= 2:
         name, a = exclusion
@@ -193,9 +214,20 @@ def test_funnel_matches_reference(raw, order, steps, window, exclusion, open_):
         order=order,
         open=open_,
         exclusions=[{"step": n, "from": a, "to": b} for n, a, b in exclusions],
+        directly=sorted(directly),
+        within={k: f"{v}s" for k, v in within.items()},
     )
     ours = summarise(paths)
-    ref = reference(journeys, steps, win, order, exclusions, open_)
+    ref = reference(
+        journeys,
+        steps,
+        win,
+        order,
+        exclusions,
+        open_,
+        {k - 1 for k in directly},
+        {k - 1: v for k, v in within.items()},
+    )
     counts = [sum(1 for r in ref.values() if k in r) for k in range(len(steps))]
     assert ours["customers"].tolist() == counts
     for k in range(1, len(steps)):
@@ -247,3 +279,64 @@ def test_funnel_api_through_analyze_events():
         unknown = pytest.raises(ValueError, match="unknown touchpoint step")
         with unknown:
             a.funnel(["a", "nope"])
+
+
+def test_per_step_constraints_rules():
+    """GA4's per-step constraints on a hand-made log, and the refused combinations."""
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["p"] * 5 + ["q"] * 3,
+            "ts": pd.to_datetime(
+                [
+                    "2024-01-01 00:00",  # p: a b x b c, the second b right before c
+                    "2024-01-01 00:01",
+                    "2024-01-01 00:02",
+                    "2024-01-01 05:00",
+                    "2024-01-01 05:10",
+                    "2024-01-01 00:00",  # q: a c b
+                    "2024-01-01 00:05",
+                    "2024-01-01 00:06",
+                ],
+                utc=True,
+            ),
+            "event": ["a", "b", "x", "b", "c", "a", "c", "b"],
+        }
+    )
+    a = jm.analyze_events(frame)
+    for an in (a, a.filtered(use_store=False)):
+        plain = an.funnel(["a", "b", "c"], window=None)
+        assert plain["customers"].tolist() == [2, 2, 1]
+        # c right after b: p's second b (a greedy walk from the first b would miss it);
+        # step 2 times: p 60 s, q 360 s
+        out = an.funnel(["a", "b", "c"], window=None, directly=[3])
+        assert out["customers"].tolist() == [2, 2, 1]
+        assert out["median_time_to_convert_s"].tolist()[1:] == [210.0, 5 * 3600 + 600.0]
+        assert an.funnel(["a", "b", "c"], window=None, directly=[2])["customers"].tolist() == [
+            2,
+            1,
+            1,
+        ]
+        assert an.funnel(["a", "b"], window=None, within={2: "30s"})["customers"].tolist() == [
+            2,
+            0,
+        ]
+        # c within 15 minutes of b: only p's second b qualifies
+        out = an.funnel(["a", "b", "c"], window=None, within={3: "15m"})
+        assert out["customers"].tolist() == [2, 2, 1]
+        assert an.funnel(["a", "b", "c"], window="5h", within={3: "15m"})["customers"].tolist() == [
+            2,
+            2,
+            0,
+        ]
+        strict = an.funnel(["a", "c", "b"], window=None, order="strict", within={3: "30s"})
+        assert strict["customers"].tolist() == [2, 1, 0]
+    with pytest.raises(ValueError, match="unordered funnel has no prior step"):
+        a.funnel(["a", "b"], order="unordered", directly=[2])
+    with pytest.raises(ValueError, match="unordered funnel has no prior step"):
+        a.funnel(["a", "b"], order="unordered", within={2: "1h"})
+    with pytest.raises(ValueError, match=r"directly: step number 1 must be 2\.\.3"):
+        a.funnel(["a", "b", "c"], directly=[1])
+    with pytest.raises(ValueError, match=r"within: step number 4 must be 2\.\.3"):
+        a.funnel(["a", "b", "c"], within={4: "1h"})
+    with pytest.raises(ValueError, match="funnel window"):
+        a.funnel(["a", "b"], within={2: "soon"})

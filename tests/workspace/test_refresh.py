@@ -103,3 +103,22 @@ def test_mapping_step_matches_the_spec_oracle(ws):
     personas = ws.to_pandas("customers").set_index("customer_id").persona
     assert personas["a"] == "vip" and pd.isna(personas["b"])
     assert list(ws.table("events").columns) == list(ws.table("events").schema().names)
+
+
+def test_duckdb_memory_is_capped_during_the_steps_and_restored_after(ws):
+    """``[refresh] memory_limit`` holds while the steps run (default 4GB), not after."""
+    from journeymap.workspace import backend
+
+    def limit() -> str:
+        return backend.execute(ws.con, "SELECT current_setting('memory_limit')")[0][0]
+
+    before, seen = limit(), []
+    ws.refresh(steps=[("probe", lambda w: seen.append(limit()))])
+    ws.settings["refresh"] = {"memory_limit": "300MB"}
+    ws.refresh(steps=[("probe", lambda w: seen.append(limit()))])
+    # DuckDB reports limits in its own units (GiB/MiB, rounded)
+    assert seen[0].startswith(("3.7 GiB", "3.8 GiB")) and seen[1].startswith("286")
+    # restored (DuckDB's text round trip of the old limit may move it by a rounding step)
+    after = limit()
+    assert after.split()[1] == before.split()[1]
+    assert abs(float(after.split()[0]) - float(before.split()[0])) < 0.05 * float(before.split()[0])

@@ -185,9 +185,21 @@ def funnel_cmd(
     ),
     open_: bool = typer.Option(False, "--open", help="Open funnel: enter at any step."),
     distribution: bool = typer.Option(False, help="Time-to-convert per customer instead."),
+    directly: list[int] = typer.Option(
+        None, "--directly", help="Step N must be the very next event after step N-1 (GA4)."
+    ),
+    within: list[str] = typer.Option(
+        None, "--within", help="N=DURATION: step N within DURATION of step N-1 (GA4), e.g. 3=30m."
+    ),
 ) -> None:
     """Conversion through ordered steps within a window."""
     a = query.analysis()
+    limits = {}
+    for item in within or []:
+        number, _, duration = item.partition("=")
+        if not number.strip().isdigit() or not duration.strip():
+            raise error_exit(f"--within {item!r}: expected N=DURATION, e.g. 3=30m", code=2)
+        limits[int(number)] = duration.strip()
     exclusions = []
     for item in exclude or []:
         parts = item.split(":")
@@ -208,6 +220,8 @@ def funnel_cmd(
             attribution=attribution,
             open=open_,
             distribution=distribution,
+            directly=directly or None,
+            within=limits or None,
         )
     )
     print_frame(frame, query.fmt, "Funnel")

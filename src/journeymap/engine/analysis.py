@@ -19,12 +19,15 @@ Contract (docs/contracts.md; other areas rely on these names)::
         def variants(self, top=None, collapse_repeats=False) -> pd.DataFrame
         def funnel(self, steps, window="14d", order="ordered", exclusions=None,
                    reference="total", breakdown=None, attribution="first_touch",
-                   open=False, distribution=False) -> pd.DataFrame
+                   open=False, distribution=False, directly=None,
+                   within=None) -> pd.DataFrame
         def flows(self, start=None, end=None, steps=5, edge_limit=None, cleaning=None,
                   dropped_at=None) -> pd.DataFrame
         def stage_metrics(self) -> pd.DataFrame
         def touchpoint_metrics(self) -> pd.DataFrame
         def conformance(self, by_persona=False) -> pd.DataFrame
+        def close(self)        # analyze_events: remove its temporary database now
+                               # (also a context manager; else removed with the last copy)
         def scores/emotions/themes/drivers(self, **kw)   # delegate to journeymap.voice.api
     def analyze_events(data, *, customer="customer_id", event="event", ts="ts",
                        channel=None, event_id=None) -> Analysis
@@ -76,8 +79,12 @@ class Analysis:
         filters: Filters | None = None,
         *,
         use_store: bool | None = None,
+        scratch=None,
     ) -> None:
         self.con = con
+        # analyze_events' temporary database; shared by every filtered() copy, removed
+        # when the last of them is gone or on close()
+        self._scratch = scratch
         self.spec = spec
         self.settings = dict(settings or {})
         self.filters = filters or Filters()
@@ -121,8 +128,25 @@ class Analysis:
             )  # noqa: E501
         current.update(changes)
         return Analysis(
-            self.con, self.spec, self.settings, Filters.make(**current), use_store=use_store
+            self.con,
+            self.spec,
+            self.settings,
+            Filters.make(**current),
+            use_store=use_store,
+            scratch=self._scratch,
         )
+
+    def close(self) -> None:
+        """Remove ``analyze_events``' temporary database now (this analysis and its
+        filtered copies are unusable afterwards); a workspace analysis is left alone."""
+        if self._scratch is not None:
+            self._scratch.close()
+
+    def __enter__(self) -> Analysis:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return f"Analysis({self.filters})"
@@ -237,13 +261,26 @@ class Analysis:
         attribution="first_touch",
         open=False,
         distribution=False,
+        directly=None,
+        within=None,
     ) -> pd.DataFrame:
-        """Funnel table (or the time-to-convert distribution); rules in :mod:`.funnel`."""
+        """Funnel table (or the time-to-convert distribution); rules in :mod:`.funnel`.
+
+        ``directly=[k, ...]`` and ``within={k: "30m"}`` (GA4's per-step constraints, step
+        numbers from 2): step k must be the very next event after step k-1 / come within
+        that time of it."""
         steps = [steps] if isinstance(steps, str) else list(steps)
         names = steps + [e if isinstance(e, str) else e.get("step") for e in exclusions or []]
         self._check_steps([n for n in names if n])
         paths = funnel_mod.funnel_paths(
-            self.journeys(), steps, window=window, order=order, exclusions=exclusions, open=open
+            self.journeys(),
+            steps,
+            window=window,
+            order=order,
+            exclusions=exclusions,
+            open=open,
+            directly=directly,
+            within=within,
         )
         if distribution:
             return funnel_mod.distribution(paths)

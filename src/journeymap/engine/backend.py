@@ -1,8 +1,9 @@
 """Backend-specific fragments of the engine, kept in this one small module.
 
 Everything else in the engine is either a portable Ibis expression or a numpy pass over
-arrays fetched as Arrow. If a backend (DuckDB today, PySpark with issue 9) needs a
-different form of an operation, the change belongs here and nowhere else.
+arrays fetched as Arrow. If a backend (DuckDB, PySpark) needs a different form of an
+engine operation, the change belongs here and nowhere else; how a table is written on
+each backend is :mod:`journeymap.workspace.backend`'s (``write_table``, ``move_table``).
 
 Tie rule (the same everywhere in journeymap): events of one customer are ordered by
 ``(ts, event, event_id)``. Two events with an equal timestamp are therefore ordered by
@@ -10,6 +11,8 @@ event name, then by event id, so every run gives the same journeys.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import ibis
 import pyarrow as pa
@@ -36,9 +39,13 @@ def sorted_rows(table: ibis.Table, columns: list[str]) -> pa.Table:
     return expr.to_pyarrow().select(columns)
 
 
-def rename_table(con, old: str, new: str) -> None:
-    """Rename a table (Ibis's DuckDB backend has no ``rename_table``; others use theirs)."""
-    if con.name == "duckdb":
-        con.raw_sql(f'ALTER TABLE "{old}" RENAME TO "{new}"')  # returns the connection
-    else:
-        con.rename_table(old, new)
+def as_utc(value: datetime | None) -> datetime | None:
+    """A timestamp read back from the database, as an aware UTC datetime.
+
+    DuckDB's TIMESTAMPTZ comes back aware; Ibis reads Spark's TIMESTAMP (a UTC session)
+    without a zone. Compared as they come, equal instants would differ (the store's
+    ``built_at`` check would reload the store on every question on Spark).
+    """
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value

@@ -16,6 +16,15 @@ Definitions (the tests' plain-Python reference follows the same words):
   funnel steps occur at or after the entry within the window (step names must be unique).
 - Window: every step must come within ``window`` of the entry event's time, inclusive
   (``ts_k - ts_entry <= window``). ``window=None`` means no limit.
+- Per-step constraints (GA4), by 1-based step number k >= 2, relative to step k-1:
+  ``directly=[k, ...]``: step k must be the very next event (at the analysed level) after
+  the step k-1 event; ``within={k: "30m"}``: step k must come within that time of the step
+  k-1 event, inclusive (beside the whole-funnel ``window``). A step k is then reached from
+  an entry when some path from it meets every constraint up to k, and its event is the
+  earliest such (without constraints: the earliest-next walk above). Ordered and strict
+  funnels only (strict already means "directly" at every step); an unordered funnel has
+  no prior step and is refused. In an open funnel the entry step's own constraint does
+  not apply (nothing comes before the entry).
 - Exclusions ``{"step": name, "from": i, "to": j}`` (1-based step numbers, defaults 1 and
   the last step): an entry whose path reaches step j with an exclusion event strictly
   between its step-i and step-j events is discarded; a customer left with no entry is out
@@ -151,6 +160,60 @@ class _Walker:
             alive = ok
         return pos
 
+    def search(
+        self, first: int, entries: np.ndarray, direct: list[bool], limits: list[int | None]
+    ) -> np.ndarray:
+        """Earliest event of each step reachable from each entry on some path meeting the
+        per-step constraints (``direct[k]``: step k right after step k-1; ``limits[k]``:
+        at most that many microseconds after it): positions (n, K), -1 where not reached.
+
+        Every (entry, later event of its journey inside the window) pair is laid out, one
+        contiguous run per entry, and step k is feasible at a pair when step k-1 is
+        feasible at the pair just before it (``direct``) or at some earlier pair of the
+        run: the latest such is the best witness, being the closest in time. Memory and
+        time grow with entries x events after them, hence only with constraints.
+        """
+        k_total = len(self.codes)
+        pos = np.full((len(entries), k_total), -1, dtype=np.int64)
+        pos[:, first] = entries
+        if first == k_total - 1 or not len(entries):
+            return pos
+        lengths = self.end_of[entries] - entries  # the entry and every later event
+        run = np.repeat(np.arange(len(entries)), lengths)
+        run_start = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        at = entries[run] + (np.arange(len(run)) - run_start)
+        if self.window is not None:  # a prefix of each run: times never decrease
+            keep = self.ts[at] - self.ts[entries][run] <= self.window
+            run, at = run[keep], at[keep]
+            lengths = np.bincount(run, minlength=len(entries))
+            run_start = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        index = np.arange(len(run))
+        feasible = index == run_start  # step ``first`` at the entry itself
+        steps = self.steps[at]
+        for k in range(first + 1, k_total):
+            match = steps == self.codes[k]
+            if direct[k]:
+                witness = index - 1
+                before = np.zeros(len(run), dtype=bool)
+                before[1:] = feasible[:-1]
+                now = match & before & (index != run_start)
+            else:
+                latest = np.maximum.accumulate(np.where(feasible, index, -1))
+                witness = np.concatenate([[-1], latest[:-1]])
+                now = match & (witness >= run_start)
+            if limits[k] is not None:
+                hit = np.flatnonzero(now)
+                gap = self.ts[at[hit]] - self.ts[at[witness[hit]]]
+                now[hit[gap > limits[k]]] = False
+            feasible = now
+            hit = np.flatnonzero(feasible)
+            if not len(hit):
+                break
+            runs = run[hit]
+            earliest = np.concatenate([[True], runs[1:] != runs[:-1]])
+            pos[runs[earliest], k] = at[hit[earliest]]
+        return pos
+
     def unordered(self, entries: np.ndarray) -> np.ndarray:
         """Positions of the 1st, 2nd, ... distinct funnel step done from each entry."""
         t0, end = self.ts[entries], self.end_of[entries]
@@ -193,12 +256,16 @@ def funnel_paths(
     order: str = "ordered",
     exclusions=None,
     open: bool = False,
+    directly=None,
+    within=None,
 ) -> FunnelPaths:
     """Per-journey funnel outcome (see the module docstring for every rule)."""
     if order not in ORDERS:
         raise ValueError(f"funnel order must be one of {', '.join(ORDERS)}, got {order!r}")
     if len(steps) < 1:
         raise ValueError("funnel needs at least one step")
+    direct, limits = _step_constraints(len(steps), order, directly, within)
+    constrained = any(limit is not None for limit in limits) or (order == "ordered" and any(direct))
     j = journeys.mapped()
     codes = [j.code_of(s) for s in steps]
     k_total, n = len(steps), len(j)
@@ -220,7 +287,10 @@ def funnel_paths(
         candidates = []
         for first in range(k_total if open else 1):
             entries = walker.where(codes[first])
-            pos = walker.walk(first, entries, strict=order == "strict")
+            if constrained:
+                pos = walker.search(first, entries, direct, limits)
+            else:
+                pos = walker.walk(first, entries, strict=order == "strict")
             keep = ~walker.tainted(pos, excl)
             candidates.append((entries[keep], pos[keep]))
     entries = np.concatenate([c[0] for c in candidates]).astype(np.int64)
@@ -248,6 +318,41 @@ def funnel_paths(
             seconds[rows, k] = (j.ts[pos[picked, k]] - j.ts[entries[picked]]) / 1e6
         reached = positions >= 0
     return FunnelPaths(j, list(steps), reached, positions, seconds, open)
+
+
+def _step_constraints(
+    k_total: int, order: str, directly, within
+) -> tuple[list[bool], list[int | None]]:
+    """Per step (0-based): must it directly follow its prior step; its time limit after
+    that step (microseconds). Errors name the offending option."""
+    direct, limits = [order == "strict"] * k_total, [None] * k_total
+    if not directly and not within:
+        return direct, limits
+    if order == "unordered":
+        raise ValueError(
+            "funnel: 'directly' and 'within' constrain a step against the prior one and "
+            "need order 'ordered' or 'strict' (an unordered funnel has no prior step)"
+        )
+
+    def number(k, option: str) -> int:
+        try:
+            value = int(k)
+        except (TypeError, ValueError):
+            value = 0
+        if not 2 <= value <= k_total:
+            raise ValueError(
+                f"funnel {option}: step number {k!r} must be 2..{k_total} "
+                f"(step 1 has no prior step)"
+            )
+        return value - 1
+
+    for k in [directly] if isinstance(directly, int | str) else directly or []:
+        direct[number(k, "directly")] = True
+    if within is not None and not isinstance(within, dict):
+        raise ValueError(f"funnel within: expected {{step number: duration}}, got {within!r}")
+    for k, limit in (within or {}).items():
+        limits[number(k, "within")] = parse_window(limit)
+    return direct, limits
 
 
 def _exclusions(j: Journeys, steps: list[str], exclusions) -> list[Exclusion]:

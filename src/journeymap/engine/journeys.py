@@ -12,6 +12,7 @@ gives the same answer on either path.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -35,7 +36,20 @@ def encode(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Codes (int32, -1 for null) into ``names`` (default: :func:`dictionary` of the values;
     a store build passes one dictionary for all its partitions)."""
-    names = dictionary(values) if names is None else names
+    if names is None:  # one hash pass, then only the distinct values are sorted
+        if isinstance(values, pa.ChunkedArray) and values.nbytes < 2**30:
+            values = values.combine_chunks()  # one dictionary: unifying 80 is slow
+        encoded = pc.dictionary_encode(values)
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.unify_dictionaries().combine_chunks()
+        distinct = encoded.dictionary
+        order = pc.sort_indices(distinct).to_numpy()
+        rank = np.empty(len(order) + 1, dtype=np.int32)
+        rank[order] = np.arange(len(order), dtype=np.int32)
+        rank[-1] = -1  # nulls
+        index = pc.fill_null(encoded.indices, len(order)).to_numpy(zero_copy_only=False)
+        names = np.asarray(distinct.take(pa.array(order)).to_pylist(), dtype=object)
+        return rank[index], names
     if not len(names):
         return np.full(len(values), -1, dtype=np.int32), np.array([], dtype=object)
     codes = pc.index_in(values, value_set=pa.array(list(names), type=pa.string()))
@@ -113,22 +127,73 @@ class Journeys:
         )
 
     @classmethod
-    def concat(cls, parts: list[Journeys]) -> Journeys:
-        """One Journeys of ``parts`` back to back (they share one set of dictionaries)."""
-        if len(parts) == 1:
-            return parts[0]
-        ends = np.cumsum([p.n_events for p in parts])
-        offsets = [parts[0].offsets[:-1]]
-        offsets += [p.offsets[:-1] + e for p, e in zip(parts[1:], ends[:-1], strict=True)]
+    def concat(cls, parts, n_events: int | None = None) -> Journeys:
+        """One Journeys of ``parts`` back to back (they share one set of dictionaries).
+
+        ``parts`` is a list (emptied as it is read) or, with ``n_events`` (their total),
+        an iterator building one part at a time. Each part is copied into arrays of the
+        full size and let go at once, so memory holds the result plus one part, not two
+        copies of the log; a kind that is the event codes in every part (touchpoint when
+        events stand for touchpoints) stays shared, and one with no value (-1) anywhere
+        becomes a read-only constant view (what keeps a 100M-event log under 8 GB)."""
+        if isinstance(parts, list):
+            if len(parts) == 1:
+                return parts.pop()
+            n_events = sum(p.n_events for p in parts)
+            given = parts
+            parts = (given.pop(0) for _ in range(len(given)))
+        elif n_events is None:
+            raise ValueError("Journeys.concat: an iterator of parts needs n_events")
+        first = next(iter(parts), None)
+        if first is None:
+            raise ValueError("Journeys.concat: no parts")
+        ts = np.empty(n_events, dtype=first.ts.dtype)
+        session = np.empty(n_events, dtype=first.session.dtype)
+        names, level = first.names, first.level
+        mode = {
+            k: "event"
+            if k != "event" and first.codes[k] is first.codes["event"]
+            else "none"
+            if k != "event" and not (first.codes[k] >= 0).any()
+            else "own"
+            for k in KINDS
+        }
+        codes = {k: np.empty(n_events, dtype=np.int32) for k in KINDS if mode[k] == "own"}
+        offsets, customers, keys = [], [], []
+        at = 0
+        stream = itertools.chain([first], parts)  # (the list lets go of it once read)
+        del first
+        for p in stream:
+            n = p.n_events
+            ts[at : at + n], session[at : at + n] = p.ts, p.session
+            for k in KINDS:
+                shared = mode[k] == "event" and p.codes[k] is p.codes["event"]
+                empty = mode[k] == "none" and not (p.codes[k] >= 0).any()
+                if mode[k] != "own" and not (shared or empty):  # differs here: copy it out
+                    full = np.empty(n_events, dtype=np.int32)
+                    full[:at] = codes["event"][:at] if mode[k] == "event" else -1
+                    codes[k], mode[k] = full, "own"
+                if mode[k] == "own":
+                    codes[k][at : at + n] = p.codes[k]
+            offsets.append(p.offsets[:-1] + at)
+            customers.append(p.customers)
+            keys.append(p.keys)
+            at += n
+            del p
+        for k in KINDS:
+            if mode[k] == "event":
+                codes[k] = codes["event"]
+            elif mode[k] == "none":
+                codes[k] = np.broadcast_to(np.int32(-1), (n_events,))
         return cls(
-            customers=np.concatenate([p.customers for p in parts]),
-            keys=np.concatenate([p.keys for p in parts]),
-            offsets=np.append(np.concatenate(offsets), ends[-1]).astype(np.int64),
-            ts=np.concatenate([p.ts for p in parts]),
-            codes={k: np.concatenate([p.codes[k] for p in parts]) for k in KINDS},
-            names=parts[0].names,
-            session=np.concatenate([p.session for p in parts]),
-            level=parts[0].level,
+            customers=np.concatenate(customers),
+            keys=np.concatenate(keys),
+            offsets=np.append(np.concatenate(offsets), at).astype(np.int64),
+            ts=ts,
+            codes=codes,
+            names=names,
+            session=session,
+            level=level,
         )
 
     # ----- views --------------------------------------------------------------------
@@ -162,7 +227,10 @@ class Journeys:
     def at_level(self, level: str) -> Journeys:
         if level not in LEVELS:
             raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
-        return replace(self, level=level, _cache={})
+        if level == self.level:
+            return self
+        # the cached arrays depend on the journeys, not on the level: share them
+        return replace(self, level=level, _cache=self._cache)
 
     def select(self, mask: np.ndarray) -> Journeys:
         """Only the events where ``mask`` holds; journeys left empty are dropped."""
@@ -232,11 +300,16 @@ def session_numbers(ts: np.ndarray, offsets: np.ndarray, inactivity_us: int) -> 
     stays in the session). Events are in tie-rule order, so equal timestamps never split.
     """
     n = len(ts)
+    if n == 0:
+        return np.zeros(0, dtype=np.int32)
     new = np.ones(n, dtype=bool)
     if n > 1:
-        new[1:] = (ts[1:] - ts[:-1]) > inactivity_us
-    new[offsets[:-1][offsets[:-1] < n]] = True
-    return _numbers_within(np.cumsum(new), offsets)
+        np.greater(ts[1:] - ts[:-1], inactivity_us, out=new[1:])
+    starts = offsets[:-1][offsets[:-1] < n]
+    new[starts] = True
+    running = np.cumsum(new, dtype=np.int32 if n < 2**31 else np.int64)
+    first = running[np.minimum(offsets[:-1], n - 1)] - 1  # (an empty journey takes none)
+    return (running - np.repeat(first, np.diff(offsets))).astype(np.int32, copy=False)
 
 
 def _numbers_within(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:

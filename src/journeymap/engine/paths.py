@@ -27,28 +27,9 @@ def transitions(journeys: Journeys, *, markers: bool = False) -> pd.DataFrame:
     (times left empty). Rows are sorted by count (desc), then source and target names.
     """
     j = journeys.mapped()
-    steps, jid = j.steps, j.journey_of_event
     names = np.append(j.step_names.astype(object), [START, END])
     width = len(names)
-    # every adjacent pair of rows; pairs across two journeys get the spare key width**2
-    # and are dropped after grouping (cheaper than filtering four 10M-row arrays)
-    key = steps[:-1].astype(np.int32) * width + steps[1:]
-    if j.n_events > 1:
-        key[jid[1:] != jid[:-1]] = width * width
-    seconds = np.diff(j.ts).astype(np.float64) / 1e6
-    per_customer = bool((j.keys is j.customers) or len(j) == len(set(j.customers)))
-    cust = jid[:-1] if per_customer else j.customer_codes()[jid[:-1]]
-    src = dst = None
-    if markers and len(j):
-        start_code, end_code = len(names) - 2, len(names) - 1
-        firsts, lasts = j.offsets[:-1], j.offsets[1:] - 1
-        src = np.concatenate([np.full(len(j), start_code), steps[lasts]])
-        dst = np.concatenate([steps[firsts], np.full(len(j), end_code)])
-        key = np.concatenate([key, src * width + dst])
-        seconds = np.concatenate([seconds, np.full(2 * len(j), np.nan)])
-        codes = j.customer_codes()
-        cust = np.concatenate([cust, codes, codes])
-    out = _pair_stats(key, seconds, cust)
+    out = _pair_stats(_pairs(j, width, markers))
     out = out[out.index < width * width]
     out.insert(0, "s", out.index // len(names))
     out.insert(1, "t", out.index % len(names))
@@ -60,33 +41,68 @@ def transitions(journeys: Journeys, *, markers: bool = False) -> pd.DataFrame:
     return _sorted(out, ["count"], ["source", "target"])
 
 
-def _pair_stats(key: np.ndarray, seconds: np.ndarray, cust: np.ndarray) -> pd.DataFrame:
-    """count, distinct customers, median, p90 and mean of ``seconds`` per ``key``.
+def _pairs(j: Journeys, width: int, markers: bool) -> list[np.ndarray]:
+    """Per adjacent pair of events: key ``source * width + target`` (pairs across two
+    journeys get the spare key ``width**2``, dropped after grouping: cheaper than
+    filtering), the customer code, and the microseconds between the two (-1: none, for
+    the markers). In a list that :func:`_pair_stats` empties, freeing each when done."""
+    steps, jid = j.steps, j.journey_of_event
+    dtype = np.uint16 if width * width < 2**16 else np.int64  # (uint16: a radix sort)
+    key = steps[:-1].astype(dtype)
+    key *= dtype(width)
+    key += steps[1:].astype(dtype, copy=False)
+    key[j.offsets[1:-1] - 1] = width * width  # the last event of a journey + the next one
+    gaps = np.diff(j.ts)
+    per_customer = bool((j.keys is j.customers) or len(j) == len(set(j.customers)))
+    cust = jid[:-1] if per_customer else j.customer_codes()[jid[:-1]]
+    if markers and len(j):
+        start_code, end_code = width - 2, width - 1
+        firsts, lasts = j.offsets[:-1], j.offsets[1:] - 1
+        src = np.concatenate([np.full(len(j), start_code), steps[lasts]])
+        dst = np.concatenate([steps[firsts], np.full(len(j), end_code)])
+        key = np.concatenate([key, (src * width + dst).astype(key.dtype)])
+        gaps = np.concatenate([gaps, np.full(2 * len(j), -1, dtype=gaps.dtype)])
+        codes = j.customer_codes()
+        cust = np.concatenate([cust, codes, codes])
+    return [key, cust, gaps]
+
+
+def _pair_stats(pairs: list[np.ndarray]) -> pd.DataFrame:
+    """count, distinct customers, median, p90 and mean of the seconds per ``key``.
 
     One stable sort by key (radix for small ints) keeps each key's rows in journey order,
     so distinct customers are the changes of the (non-decreasing) customer code within a
-    key; quantiles use numpy's linear interpolation per key.
+    key; quantiles use numpy's linear interpolation per key. Memory: the pair arrays are
+    let go as soon as they have been gathered (at 100M events each is 0.4-0.8 GB).
     """
+    cols = ["count", "customers", "median_s", "p90_s", "mean_s"]
+    key, cust, gaps = pairs
+    pairs.clear()
     if len(key) == 0:
-        cols = ["count", "customers", "median_s", "p90_s", "mean_s"]
         return pd.DataFrame(columns=cols, index=pd.Index([], dtype="int64"))
-    small = key.astype(np.uint16) if key.max() < 2**16 else key
-    order = np.argsort(small, kind="stable")
-    if key.max() < 2**22:  # few distinct pairs possible: sorted keys without a gather
-        sizes = np.bincount(key)
-        present = np.flatnonzero(sizes)
-        k = np.repeat(present, sizes[present])
-    else:
-        k = key[order]
-    sec, c = seconds[order], cust[order]
-    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-    ends = np.r_[starts[1:], len(k)]
-    new_customer = np.r_[True, (k[1:] != k[:-1]) | (c[1:] != c[:-1])]
-    customers = np.add.reduceat(new_customer.astype(np.int32), starts)
+    top = int(key.max())
+    order = np.argsort(key, kind="stable")
+    sizes = np.bincount(key, minlength=top + 1)
+    del key
+    present = np.flatnonzero(sizes)
+    ends = np.cumsum(sizes[present])
+    starts = ends - sizes[present]
+    c = cust[order]
+    del cust
+    new = np.empty(len(c), dtype=bool)
+    new[0] = True
+    np.not_equal(c[1:], c[:-1], out=new[1:])
+    del c
+    new[starts] = True
+    running = np.cumsum(new, dtype=np.int32 if len(new) < 2**31 else np.int64)
+    customers = running[ends - 1] - running[starts] + 1
+    del new, running
+    seconds = gaps[order]
+    del gaps, order
     stats = np.full((len(starts), 3), np.nan)
     for i, (a, b) in enumerate(zip(starts, ends, strict=True)):
-        chunk = sec[a:b]
-        if not np.isnan(chunk[0]):
+        if seconds[a] >= 0:  # (markers have no time)
+            chunk = seconds[a:b] / 1e6
             stats[i, :2] = np.quantile(chunk, [0.5, 0.9])
             stats[i, 2] = chunk.mean()
     return pd.DataFrame(
@@ -97,7 +113,7 @@ def _pair_stats(key: np.ndarray, seconds: np.ndarray, cust: np.ndarray) -> pd.Da
             "p90_s": stats[:, 1],
             "mean_s": stats[:, 2],
         },
-        index=k[starts],
+        index=present,
     )
 
 
@@ -171,11 +187,16 @@ def _decode_paths(blobs: pa.ChunkedArray, names: np.ndarray) -> np.ndarray:
     start = arr.offset
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[start : start + len(arr) + 1]
     bounds = offsets // width.itemsize
-    raw = np.frombuffer(arr.buffers()[2], dtype=width)[bounds[0] : bounds[-1]]
-    labels = np.asarray([str(n) for n in names], dtype=object)[raw].tolist()
-    edges = (bounds - bounds[0]).tolist()
-    tuples = (tuple(labels[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True))
-    return np.fromiter(tuples, dtype=object, count=len(arr))
+    raw = np.frombuffer(arr.buffers()[2], dtype=width)
+    labels = np.asarray([str(n) for n in names], dtype=object)
+    paths: list[tuple] = []
+    step = 1 << 16  # paths per chunk: the name lists of one chunk at a time (100M events:
+    for first in range(0, len(arr), step):  # all paths at once would be 1.2 GB of lists)
+        edges = bounds[first : first + step + 1]
+        chunk = labels[raw[edges[0] : edges[-1]]].tolist()
+        cuts = (edges - edges[0]).tolist()
+        paths.extend(tuple(chunk[a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True))
+    return np.fromiter(paths, dtype=object, count=len(paths))
 
 
 def _sorted(frame: pd.DataFrame, desc: list[str], asc: list[str]) -> pd.DataFrame:

@@ -1,33 +1,74 @@
-"""The analysis' journeys as two small pandas frames every insight reads.
+"""The analysis' journeys as every insight reads them: integer arrays, and pandas frames.
 
-Insights ask many different questions of the same ordered journeys; reading them once into
-plain frames (one row per mapped event, one row per customer) keeps each detector a few
-lines of pandas that a reader can check, and keeps the order rule of the engine
-(``ts, event, event_id``) because the frames come from the engine's own journeys.
+Insights ask many different questions of the same ordered journeys. They read them once,
+from the engine's own :class:`~journeymap.engine.journeys.Journeys` (mapped events at
+touchpoint level, in the order rule of the engine ``ts, event, event_id``), as
+
+- ``journeys``: the flat integer arrays (touchpoint, stage and channel codes, times),
+  which the pain-point detectors scan with numpy: at 10M events a pandas pass over string
+  columns costs seconds, a numpy pass over codes tens of milliseconds;
+- ``customers``: one row per customer journey (converted, persona, revenue);
+- ``events``: the same events as a pandas frame with names (built on first use), for the
+  analyses whose arithmetic is clearest as a few lines of pandas (personas, compare).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from journeymap.engine.journeys import Journeys
 
 
 @dataclass
 class JourneyFrames:
-    """Mapped events in journey order and one row per customer."""
+    """Mapped events in journey order (arrays, and a frame on demand) and one row per
+    customer."""
 
-    events: pd.DataFrame  # jid, customer, pos, touchpoint, stage, channel, ts_s
+    journeys: Journeys  # mapped, touchpoint level, one journey per customer (jid = index)
     customers: pd.DataFrame  # index jid: customer, converted, persona, revenue
     goal: str | None
     stage_order: list[str]
     stage_of: dict[str, str]
     value: float  # mean revenue per converted customer (1.0 without revenue)
+    _events: pd.DataFrame | None = field(default=None, repr=False)
 
     def stage_rank(self, stage: str | None) -> int:
         return self.stage_order.index(stage) if stage in self.stage_order else -1
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """jid, customer, pos, touchpoint, stage, channel, ts_s: one row per mapped event."""
+        if self._events is None:
+            self._events = _events_frame(self.journeys)
+        return self._events
+
+
+def _events_frame(j: Journeys) -> pd.DataFrame:
+    jid = j.journey_of_event
+    return pd.DataFrame(
+        {
+            "jid": jid,
+            "customer": j.customers[jid],
+            "pos": np.arange(j.n_events) - j.offsets[:-1][jid],
+            "touchpoint": _names_of(j, "touchpoint"),
+            "stage": _names_of(j, "stage"),
+            "channel": _names_of(j, "channel"),
+            "ts_s": j.ts / 1e6,
+        }
+    )
+
+
+def _names_of(j: Journeys, kind: str) -> np.ndarray:
+    """The name of each event's ``kind`` (object array, None where the code is -1)."""
+    table = np.append(j.names[kind].astype(object), None)
+    codes = j.codes[kind]
+    return table[np.where(codes >= 0, codes, len(table) - 1)]
 
 
 def journey_frames(analysis: Any) -> JourneyFrames:
@@ -36,59 +77,62 @@ def journey_frames(analysis: Any) -> JourneyFrames:
     if a.filters.level != "touchpoint" or a.filters.sessions:
         a = analysis.filtered(level="touchpoint", sessions=False)
     j = a.journeys().mapped()
-    jid = j.journey_of_event
-    pos = np.arange(j.n_events) - j.offsets[:-1][jid]
-
-    def names(kind: str) -> np.ndarray:
-        table = np.append(j.names[kind].astype(object), None)
-        codes = j.codes[kind]
-        return table[np.where(codes >= 0, codes, len(table) - 1)]
-
-    events = pd.DataFrame(
-        {
-            "jid": jid,
-            "customer": j.customers[jid],
-            "pos": pos,
-            "touchpoint": names("touchpoint"),
-            "stage": names("stage"),
-            "channel": names("channel"),
-            "ts_s": j.ts / 1e6,
-        }
-    )
     spec = a.spec
     goal = getattr(getattr(spec, "goal", None), "touchpoint", None)
     stage_order = list(getattr(spec, "stage_order", None) or [])
     stage_of = {tp.id: tp.stage for tp in getattr(spec, "touchpoints", [])} if spec else {}
     if not stage_of:
-        stage_of = dict(events.dropna(subset=["stage"]).groupby("touchpoint")["stage"].first())
+        stage_of = _stage_of_events(j)
     customers = pd.DataFrame({"customer": j.customers})
-    customers["converted"] = (
-        events.loc[events["touchpoint"] == goal].groupby("jid").size().reindex(customers.index) > 0
-        if goal
-        else False
-    )
+    goal_code = j.code_of(goal, "touchpoint") if goal else -1
+    if goal_code >= 0:
+        goal_events = j.journey_of_event[j.codes["touchpoint"] == goal_code]
+        customers["converted"] = np.bincount(goal_events, minlength=len(j)) > 0
+    else:
+        customers["converted"] = False
     customers["persona"] = _personas(a, customers["customer"])
     customers["revenue"] = _revenue(a, customers["customer"])
     converted = customers.loc[customers["converted"]]
     value = float(converted["revenue"].mean()) if len(converted) else float("nan")
     if not np.isfinite(value) or value <= 0:
         value = 1.0
-    return JourneyFrames(events, customers, goal, stage_order, stage_of, value)
+    return JourneyFrames(j, customers, goal, stage_order, stage_of, value)
+
+
+def _stage_of_events(j: Journeys) -> dict[str, str]:
+    """Touchpoint -> stage of its first event with a stage (without a journey map)."""
+    tp, st = j.codes["touchpoint"], j.codes["stage"]
+    both = np.flatnonzero((tp >= 0) & (st >= 0))
+    codes, first = np.unique(tp[both], return_index=True)
+    return {
+        str(j.names["touchpoint"][c]): str(j.names["stage"][st[both[i]]])
+        for c, i in zip(codes, first, strict=True)
+    }
+
+
+def _lookup(ids: pd.Series, table: pa.Table, column: str) -> pa.ChunkedArray:
+    """``table[column]`` of the row whose ``customer_id`` is each id (null where none; the
+    last row wins among duplicates). Arrow's hash lookup: a Python dict per customer cost
+    about a second at 500,000 customers."""
+    keys = table["customer_id"].combine_chunks()
+    last_first = keys.take(pa.array(np.arange(len(keys) - 1, -1, -1)))  # the last row wins
+    found = pc.index_in(pa.array(ids.to_numpy(dtype=object), keys.type), value_set=last_first)
+    rows = pc.subtract(pa.scalar(len(keys) - 1, pa.int64()), found.cast(pa.int64()))
+    return table[column].take(rows)
 
 
 def _personas(analysis: Any, ids: pd.Series) -> pd.Series:
     table = analysis.customers()
     if table is None or "persona" not in table.columns:
         return pd.Series([None] * len(ids), index=ids.index, dtype=object)
-    frame = table.select("customer_id", "persona").to_pandas()
-    lookup = dict(zip(frame["customer_id"], frame["persona"], strict=True))
-    return ids.map(lookup).astype(object)
+    found = _lookup(ids, table.select("customer_id", "persona").to_pyarrow(), "persona")
+    return pd.Series(found.to_pandas().to_numpy(dtype=object), index=ids.index, dtype=object)
 
 
 def _revenue(analysis: Any, ids: pd.Series) -> pd.Series:
     ev = analysis.events()
     if "revenue" not in ev.columns:
         return pd.Series(0.0, index=ids.index)
-    sums = ev.group_by("customer_id").aggregate(revenue=ev.revenue.sum()).to_pandas()
-    lookup = dict(zip(sums["customer_id"], sums["revenue"].fillna(0.0), strict=True))
-    return ids.map(lookup).fillna(0.0).astype(float)
+    sums = ev.group_by("customer_id").aggregate(revenue=ev.revenue.sum()).to_pyarrow()
+    found = pc.fill_null(_lookup(ids, sums, "revenue").cast(pa.float64()), 0.0)
+    return pd.Series(found.to_numpy(), index=ids.index, dtype=float)

@@ -45,12 +45,21 @@ channels of the first stage: arriving from an ad or being sent an e-mail is not 
 to switch). A "better" switch (switchers convert more) is reported too, with
 ``direction="better"`` and the conversion gained as its loss. A loop a <-> b seen from
 both ends is reported once. ``min_ratio`` does not apply to switches and stage skips,
-whose norm is a conversion rate, not a rate of something bad.
+whose norm is a conversion rate, not a rate of something bad. Times are the engine's
+whole microseconds: waits are exact differences (equal waits tie), and a support contact
+exactly 24 h after a visit counts. "Mostly X" (the loop partner, where backward moves go,
+the channel switchers came from) is the most frequent value, the first seen on a tie.
+
+How it runs: every detector reads the journey store's integer codes (touchpoint, stage,
+channel) and times as numpy arrays (:class:`_Context`, built once per call), never pandas
+frames of names: at 10M events each pass costs tens of milliseconds instead of seconds.
+:func:`candidates` lists every place tested, before the filters and the ranking.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -107,9 +116,55 @@ def detect_pain_points(
     stage_norm: str = "pooled",
 ) -> pd.DataFrame:
     """All pain points that pass the tests, ranked by impact (see the module docstring)."""
-    f = journey_frames(analysis)
+    rows, f = _candidate_rows(analysis, min_n, support_channels, types, stage_norm)
+    return _rank(_merge_loop_pairs(rows), f, alpha, min_excess, min_ratio, include_better, top)
+
+
+def candidates(
+    analysis: Any,
+    *,
+    min_n: int = 30,
+    support_channels: tuple[str, ...] = ("phone",),
+    types: tuple[str, ...] | None = None,
+    stage_norm: str = "pooled",
+) -> pd.DataFrame:
+    """Every place tested, before the significance and size filters and the ranking.
+
+    One row per candidate with its counts, rates, CI and p-value (plus ``ratio``, the
+    step's median over the norm's, for slow steps); ``rank``, ``q_value``, ``impact`` and
+    the other ranking columns are empty. Why a place is *not* reported can be read here,
+    and the tests check these figures against an independent pandas recomputation.
+    """
+    rows, _ = _candidate_rows(analysis, min_n, support_channels, types, stage_norm)
+    return pd.DataFrame(rows, columns=[*COLUMNS, "ratio"])
+
+
+_DETECTORS = (
+    "dropoff",
+    "slow_step",
+    "loop",
+    "backward",
+    "voice",
+    "support_after",
+    "channel_switch",
+    "conformance",
+)
+
+
+def _candidate_rows(
+    analysis: Any,
+    min_n: int,
+    support_channels: tuple[str, ...],
+    types: tuple[str, ...] | None,
+    stage_norm: str,
+) -> tuple[list[dict], JourneyFrames]:
+    """The candidates of every detector asked for, and the frames they were read from."""
     if stage_norm not in ("typical", "pooled"):
         raise ValueError(f"stage_norm: expected 'typical' or 'pooled', got {stage_norm!r}")
+    unknown = set(types or ()) - set(_DETECTORS)
+    if unknown:
+        raise ValueError(f"types: unknown {sorted(unknown)}; known: {', '.join(_DETECTORS)}")
+    f = journey_frames(analysis)
     ctx = _Context(f, min_n=min_n, support_channels=support_channels, stage_norm=stage_norm)
     detectors = {
         "dropoff": _dropoff,
@@ -121,14 +176,11 @@ def detect_pain_points(
         "channel_switch": _channel_switch,
         "conformance": _conformance,
     }
-    unknown = set(types or ()) - set(detectors)
-    if unknown:
-        raise ValueError(f"types: unknown {sorted(unknown)}; known: {', '.join(detectors)}")
     rows: list[dict] = []
-    for name, detector in detectors.items():
+    for name in _DETECTORS:
         if types is None or name in types:
-            rows.extend(detector(ctx))
-    return _rank(_merge_loop_pairs(rows), f, alpha, min_excess, min_ratio, include_better, top)
+            rows.extend(detectors[name](ctx))
+    return rows, f
 
 
 def _merge_loop_pairs(rows: list[dict]) -> list[dict]:
@@ -148,7 +200,16 @@ def _merge_loop_pairs(rows: list[dict]) -> list[dict]:
 
 # ----- shared per-journey facts --------------------------------------------------------
 class _Context:
-    """Derived columns every detector needs, computed once."""
+    """The per-event and per-(customer, touchpoint) facts every detector needs, computed
+    once as numpy arrays over the journey store's integer codes.
+
+    Events are the mapped events of :class:`JourneyFrames` in journey order (``jid``
+    sorted, each journey in the engine's order). Touchpoint, stage and channel are codes
+    into sorted dictionaries, so code order is name order and a table indexed by code
+    lists names in the order pandas' ``groupby`` would. A *pair* is one customer at one
+    touchpoint (``pair_jid``, ``pair_tp``, its first event ``pair_first``); ``pair`` maps
+    each event to its pair.
+    """
 
     def __init__(
         self,
@@ -159,43 +220,68 @@ class _Context:
     ):
         self.f, self.min_n, self.support_channels = f, min_n, support_channels
         self.stage_norm = stage_norm
+        j = f.journeys
+        self.tp_names = j.names["touchpoint"]
+        self.channel_names = j.names["channel"]
+        self.stage_names = j.names["stage"]
+        # int32 codes as the store holds them: no copies (each 10M-event pass counts)
+        self.jid = jid = j.journey_of_event
+        self.tp = tp = j.codes["touchpoint"]
+        self.stage = j.codes["stage"]
+        self.channel = j.codes["channel"]
+        n = len(jid)
+        self.n_journeys = len(j)
+        self.n_tp = len(self.tp_names)
+        #: same_prev[i]: event i - 1 is in the same journey; same_next[i]: event i + 1 is.
+        self.same_prev = np.zeros(n, dtype=bool)
+        self.same_prev[1:] = jid[1:] == jid[:-1]
+        self.same_next = np.zeros(n, dtype=bool)
+        self.same_next[:-1] = self.same_prev[1:]
+        #: run_start[i]: event i starts a run of one touchpoint (a journey's first event,
+        #: or a touchpoint other than the previous event's)
+        self.run_start = ~self.same_prev
+        self.run_start[1:] |= tp[1:] != tp[:-1]
+        rank_of = {s: i for i, s in enumerate(f.stage_order)}
+        #: rank of each event's stage in the designed order; -1: no stage or not designed.
+        table = np.array([rank_of.get(s, -1) for s in self.stage_names] + [-1], dtype=np.int16)
+        self.rank = table[self.stage]  # code -1 picks the trailing -1
         first_stage = f.stage_order[0] if f.stage_order else None
+        first_code = j.code_of(first_stage, "stage") if first_stage is not None else -1
+        seen = np.unique(self.channel[(self.stage == first_code) & (self.channel >= 0)])
         #: Channels we reach customers on (the first stage's, e-mail): arriving from or
         #: being sent to them is acquisition or our own message, not a switch they chose.
         self.outbound_channels = tuple(
-            sorted(
-                set(f.events.loc[f.events["stage"] == first_stage, "channel"].dropna())
-                - {"store", "web", "app"}
-                | {"email"}
-            )
+            sorted({str(self.channel_names[c]) for c in seen} - {"store", "web", "app"} | {"email"})
         )
-        ev = f.events.copy()
-        same_next = ev["jid"].shift(-1) == ev["jid"]
-        same_prev = ev["jid"].shift(1) == ev["jid"]
-        ev["next_tp"] = ev["touchpoint"].shift(-1).where(same_next)
-        ev["next_stage"] = ev["stage"].shift(-1).where(same_next)
-        ev["prev_tp"] = ev["touchpoint"].shift(1).where(same_prev)
-        ev["prev_stage"] = ev["stage"].shift(1).where(same_prev)
-        ev["prev_channel"] = ev["channel"].shift(1).where(same_prev)
-        ev["gap_s"] = (ev["ts_s"] - ev["ts_s"].shift(1)).where(same_prev)
-        ev["is_last"] = ~same_next
-        rank = {s: i for i, s in enumerate(f.stage_order)}
-        ev["rank"] = ev["stage"].map(rank)
-        ev["next_rank"] = ev["next_stage"].map(rank)
-        ev["prev_rank"] = ev["prev_stage"].map(rank)
-        self.ev = ev
         goal_stage = f.stage_of.get(f.goal) if f.goal else None
-        self.goal_rank = rank.get(goal_stage, len(f.stage_order) - 1)
-        #: (jid, touchpoint) -> first position; customers at a touchpoint.
-        first = ev.groupby(["jid", "touchpoint"], sort=False)["pos"].min().rename("first_pos")
-        self.first = first.reset_index()
-        goal_pos = ev.loc[ev["touchpoint"] == f.goal].groupby("jid")["pos"].max()
-        self.first["conv_after"] = (
-            self.first["jid"].map(goal_pos).fillna(-1).to_numpy()
-            >= self.first["first_pos"].to_numpy()
-        )
-        self.customers_at = self.first.groupby("touchpoint").size()
-        self.n_customers = len(f.customers)
+        self.goal_rank = rank_of.get(goal_stage, len(f.stage_order) - 1)
+        self.pre_goal_code = np.array([self.pre_goal(str(t)) for t in self.tp_names], dtype=bool)
+        # pairs: one stable sort of (journey, touchpoint) keys; the first of each run of
+        # equal keys is the pair's first event
+        # (32-bit arrays where the values fit: every 10M-event array is memory to fill)
+        small = len(j) * max(self.n_tp, 1) < 2**31
+        key = jid.astype(np.int32 if small else np.int64) * max(self.n_tp, 1) + tp
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        new = np.ones(n, dtype=bool)
+        new[1:] = key[1:] != key[:-1]
+        del key
+        self.pair = np.empty(n, dtype=np.int32 if n < 2**31 else np.int64)
+        self.pair[order] = np.cumsum(new, dtype=self.pair.dtype) - 1
+        self.pair_first = order[new]
+        self.pair_jid = jid[self.pair_first]
+        self.pair_tp = tp[self.pair_first]
+        self.n_pairs = len(self.pair_first)
+        # conversion after the first visit: the journey's last goal event comes later
+        last_goal = np.full(self.n_journeys, -1, dtype=np.int64)
+        goal_code = j.code_of(f.goal, "touchpoint") if f.goal else -1
+        if goal_code >= 0:
+            at_goal = np.flatnonzero(tp == goal_code)
+            np.maximum.at(last_goal, jid[at_goal], at_goal)
+        self.conv_after = last_goal[self.pair_jid] >= self.pair_first
+        self.converted = f.customers["converted"].to_numpy(dtype=bool)
+        #: customers at each touchpoint (touchpoint name -> count), touchpoints seen only
+        self.customers_at = self.per_tp(self.pair_tp, n=None)["n"]
 
     def pre_goal(self, tp: str) -> bool:
         """Touchpoints on the way to the goal (its stage or earlier), the goal excluded."""
@@ -205,6 +291,53 @@ class _Context:
 
     def place(self, tp: str) -> dict:
         return {"touchpoint": tp, "stage": self.f.stage_of.get(tp)}
+
+    def per_tp(self, codes: np.ndarray, **sums: np.ndarray | None) -> pd.DataFrame:
+        """Per touchpoint code in ``codes``: how often each boolean of ``sums`` holds (None:
+        a count of all); one row per touchpoint that occurs, indexed by name in name order
+        (as a pandas ``groupby`` on the names would give)."""
+        count = np.bincount(codes, minlength=self.n_tp)
+        present = np.flatnonzero(count > 0)
+        columns = {
+            name: (count if w is None else np.bincount(codes[w], minlength=self.n_tp))
+            for name, w in sums.items()
+        }
+        return pd.DataFrame(
+            {name: v[present].astype(np.int64) for name, v in columns.items()},
+            index=pd.Index(self.tp_names[present].astype(object), name="touchpoint"),
+        )
+
+    def tp_name(self, code: int) -> str:
+        return str(self.tp_names[code])
+
+
+def _most_common(
+    groups: np.ndarray, values: np.ndarray, n_groups: int, n_values: int
+) -> np.ndarray:
+    """Per group, the value seen most often in it (-1: none); a tie goes to the value
+    seen first. ``groups`` and ``values`` are codes, in the order the items were seen.
+
+    Counted in a dense groups x values table (touchpoints x touchpoints at most: small);
+    only groups with a tie at the top look at the order of the items."""
+    out = np.full(n_groups, -1, dtype=np.int64)
+    if not len(groups):
+        return out
+    key = groups.astype(np.int64) * n_values + values
+    counts = np.bincount(key, minlength=n_groups * n_values).reshape(n_groups, n_values)
+    most = counts.max(axis=1)
+    top = (counts == most[:, None]) & (most[:, None] > 0)
+    n_top = top.sum(axis=1)
+    single = n_top == 1
+    out[single] = counts[single].argmax(axis=1)
+    tied = np.flatnonzero(n_top > 1)
+    if len(tied):  # the first item whose value is one of its group's tied leaders
+        is_tied = np.zeros(n_groups, dtype=bool)
+        is_tied[tied] = True
+        g, v = key // n_values, key % n_values
+        lead = np.flatnonzero(is_tied[g] & top[g, v])
+        groups_seen, first = np.unique(g[lead], return_index=True)
+        out[groups_seen] = v[lead[first]]
+    return out
 
 
 def _proportion_fields(t: dict, n: float, n0: float, side: str) -> dict:
@@ -266,27 +399,43 @@ def _pct(v: float) -> str:
 
 # ----- detectors -----------------------------------------------------------------------
 def _dropoff(ctx: _Context) -> list[dict]:
-    ev, first = ctx.ev, ctx.first
-    last = ev.loc[ev["is_last"], ["jid", "touchpoint"]].assign(exit=True)
-    at = first.merge(last, on=["jid", "touchpoint"], how="left")
-    at["exit"] = at["exit"].notna()
-    at["persona"] = at["jid"].map(ctx.f.customers["persona"])
-    per_tp = at.groupby("touchpoint").agg(exits=("exit", "sum"), n=("exit", "size"))
+    j = ctx.f.journeys
+    # a pair is an exit when its touchpoint is the one its journey ends at
+    last_tp = ctx.tp[j.offsets[1:] - 1]
+    exit_ = ctx.pair_tp == last_tp[ctx.pair_jid]
+    per_tp = ctx.per_tp(ctx.pair_tp, exits=exit_, n=None)
     tps = [t for t in per_tp.index if ctx.pre_goal(t)]
     per_tp = per_tp.loc[tps]  # the goal and later steps are no norm for drop-off
     rows = []
 
+    # personas in the order they first appear over the journeys (jid order)
+    persona_code, personas = pd.factorize(ctx.f.customers["persona"], use_na_sentinel=True)
+    n_p = max(len(personas), 1)
+    pair_persona = persona_code[ctx.pair_jid]
     # conversion of those who carried on, per touchpoint and per (touchpoint, persona):
-    # grouped once rather than one scan of all (customer, touchpoint) rows per candidate
-    stay = at.loc[~at["exit"]]
-    cont_tp = stay.groupby("touchpoint")["conv_after"].mean()
-    cont_tp_p = stay.groupby(["touchpoint", "persona"])["conv_after"].mean()
+    # one bincount each rather than one scan of all (customer, touchpoint) pairs per candidate
+    stay = ~exit_
+    stay_n = np.bincount(ctx.pair_tp[stay], minlength=ctx.n_tp)
+    stay_conv = np.bincount(ctx.pair_tp[stay & ctx.conv_after], minlength=ctx.n_tp)
+    known = pair_persona >= 0
+    tp_p = ctx.pair_tp * n_p + pair_persona
+    size = ctx.n_tp * n_p
+    n_tp_p = np.bincount(tp_p[known], minlength=size).reshape(ctx.n_tp, n_p)
+    exits_tp_p = np.bincount(tp_p[known & exit_], minlength=size).reshape(ctx.n_tp, n_p)
+    sk = stay & known
+    stay_n_p = np.bincount(tp_p[sk], minlength=size).reshape(ctx.n_tp, n_p)
+    stay_conv_p = np.bincount(tp_p[sk & ctx.conv_after], minlength=size).reshape(ctx.n_tp, n_p)
+    code = {str(name): c for c, name in enumerate(ctx.tp_names)}
 
     def make(tp, persona, x, n, x0, n0, norm_words):
         t = stats.two_proportion_test(x, n, x0, n0, "greater")
-        key = tp if persona is None else (tp, persona)
-        table = cont_tp if persona is None else cont_tp_p
-        cont = float(table[key]) if key in table.index else 0.0
+        c = code[tp]
+        if persona is None:
+            cont = stay_conv[c] / stay_n[c] if stay_n[c] else 0.0
+        else:
+            p = personas.get_loc(persona)
+            cont = stay_conv_p[c, p] / stay_n_p[c, p] if stay_n_p[c, p] else 0.0
+        cont = float(cont)
         who = f"{persona} customers" if persona else "customers"
         return _row(
             type="dropoff",
@@ -307,66 +456,79 @@ def _dropoff(ctx: _Context) -> list[dict]:
 
     for tp, x, n, x0, n0, words in _stage_norm_rows(ctx, per_tp, "exits", "n", tps):
         rows.append(make(tp, None, x, n, x0, n0, words))
-    personas = [p for p in at["persona"].dropna().unique()]
-    # (touchpoint, persona) -> customers and exits; "others" = the touchpoint's other personas
-    by_tp_p = at.groupby(["touchpoint", "persona"]).agg(exits=("exit", "sum"), n=("exit", "size"))
-    by_tp = by_tp_p.groupby(level="touchpoint").sum()
+    # per persona: against the touchpoint's other personas (customers without one left out)
     for tp in tps:
-        if tp not in by_tp.index:
+        c = code[tp]
+        if not n_tp_p[c].sum():
             continue
-        for p in personas:
-            have = (tp, p) in by_tp_p.index
-            n = int(by_tp_p.at[(tp, p), "n"]) if have else 0
-            x = int(by_tp_p.at[(tp, p), "exits"]) if have else 0
-            n0, x0 = int(by_tp.at[tp, "n"]) - n, int(by_tp.at[tp, "exits"]) - x
+        for p, persona in enumerate(personas):
+            n, x = int(n_tp_p[c, p]), int(exits_tp_p[c, p])
+            n0, x0 = int(n_tp_p[c].sum()) - n, int(exits_tp_p[c].sum()) - x
             if n < ctx.min_n or n0 < ctx.min_n:
                 continue
-            rows.append(make(tp, p, x, n, x0, n0, "of the other personas there"))
+            rows.append(make(tp, persona, x, n, x0, n0, "of the other personas there"))
     return rows
 
 
 def _slow_steps(ctx: _Context) -> list[dict]:
-    ev = ctx.ev
-    is_move = (
-        ev["prev_tp"].notna()
-        & (ev["prev_tp"] != ev["touchpoint"])
-        & ev["rank"].notna()
-        & ev["prev_rank"].notna()
-    )
-    # only the columns a step needs: copying all of ev's columns cost seconds at 10M events
-    moves = ev.loc[is_move, ["jid", "prev_tp", "touchpoint", "rank", "prev_rank", "gap_s"]]
-    moves = moves.loc[(moves["rank"] <= ctx.goal_rank) & (moves["prev_rank"] <= ctx.goal_rank)]
-    moves["cross"] = moves["rank"] != moves["prev_rank"]
-    moves["log_gap"] = np.log10(moves["gap_s"].clip(lower=1e-3))
-    moves = moves.reset_index(drop=True)
+    rank, g = ctx.rank, ctx.goal_rank
+    # a move: a new touchpoint within a journey, both ends in designed stages up to the goal's
+    pre = (rank >= 0) & (rank <= g)
+    is_move = ctx.run_start & ctx.same_prev & pre
+    is_move[1:] &= pre[:-1]
+    at = np.flatnonzero(is_move)
+    if not len(at):
+        return []
+    # the moves as plain arrays (a DataFrame would copy them into one block: 0.5 s at 10M)
+    cross = rank[at] != rank[at - 1]
+    ts = ctx.f.journeys.ts
+    # seconds from the exact microsecond difference: equal waits stay equal (ties)
+    gap_us = ts[at]
+    gap_us -= ts[at - 1]
+    gap_s = gap_us / 1e6
+    move_jid = ctx.jid[at]
+    prev_tp = ctx.tp[at - 1]
+    wide = np.int32 if ctx.n_tp**2 < 2**31 else np.int64
+    step = prev_tp.astype(wide) * max(ctx.n_tp, 1) + ctx.tp[at]  # step id (src, dst)
+    if ctx.n_tp**2 < 2**15:  # numpy sorts 16-bit integers by radix (stable, linear time)
+        step = step.astype(np.int16)
+    moves = {"cross": cross, "gap_s": gap_s, "gap_us": gap_us, "step": step}
     # The norm of a step is every other move of its kind: ranked and sorted once per kind,
     # so each step costs its own size, not a pass over all moves (10M events: 50x faster).
     pools = {kind: _MovePool(moves, kind) for kind in (False, True)}
+    # steps (src, dst) in the order they are first seen; each step's moves in move order
+    order = np.argsort(step, kind="stable")
+    starts = np.flatnonzero(np.r_[True, step[order[1:]] != step[order[:-1]]])
+    ends = np.r_[starts[1:], len(order)]
     rows = []
-    for (src, dst), grp in moves.groupby(["prev_tp", "touchpoint"], sort=False):
-        if len(grp) < ctx.min_n or dst == src:
+    for s in np.argsort(order[starts], kind="stable"):
+        idx = order[starts[s] : ends[s]]
+        if len(idx) < ctx.min_n:
             continue
-        kind = bool(grp["cross"].iloc[0])
+        src, dst = ctx.tp_name(prev_tp[idx[0]]), ctx.tp_name(ctx.tp[at[idx[0]]])
+        kind = bool(cross[idx[0]])
         pool = pools[kind]
-        if grp["cross"].nunique() == 1:
-            n_norm = pool.size - len(grp)
+        if cross[idx].all() or not cross[idx].any():
+            n_norm = pool.size - len(idx)
             if n_norm < ctx.min_n:
                 continue
-            med0, p90 = pool.norm_median_p90(grp.index.to_numpy())
-            p = pool.mann_whitney_greater(grp.index.to_numpy())
+            med0, p90 = pool.norm_median_p90(int(step[idx[0]]))
+            p = pool.mann_whitney_greater(int(step[idx[0]]))
         else:  # a step whose events disagree on their stage: the plain computation
-            norm = moves.loc[
-                (moves["cross"] == kind)
-                & ~((moves["prev_tp"] == src) & (moves["touchpoint"] == dst))
-            ]
-            n_norm = len(norm)
+            mine = np.zeros(len(at), dtype=bool)
+            mine[idx] = True
+            norm = (cross == kind) & ~mine
+            n_norm = int(norm.sum())
             if n_norm < ctx.min_n:
                 continue
-            med0, p90 = float(norm["gap_s"].median()), float(norm["gap_s"].quantile(0.9))
-            p = stats.mann_whitney_greater(grp["log_gap"].to_numpy(), norm["log_gap"].to_numpy())
-        med = float(grp["gap_s"].median())
-        slow_share = float((grp["gap_s"] > p90).mean())
-        customers = int(grp["jid"].nunique())
+            med0 = float(pd.Series(gap_s[norm]).median())
+            p90 = float(pd.Series(gap_s[norm]).quantile(0.9))
+            p = stats.mann_whitney_greater(_log_gap(gap_s[idx]), _log_gap(gap_s[norm]))
+        mine_gap = gap_s[idx]
+        med = float(pd.Series(mine_gap).median())
+        slow_share = float((mine_gap > p90).mean())
+        # moves are in journey order, so a step's journeys come sorted: count the changes
+        customers = int(1 + np.count_nonzero(np.diff(move_jid[idx])))
         words = "from one stage to the next" if kind else "within a stage"
         rows.append(
             _row(
@@ -380,14 +542,14 @@ def _slow_steps(ctx: _Context) -> list[dict]:
                 excess_rate=slow_share - 0.10,
                 ratio=med / med0 if med0 > 0 else math.inf,
                 loss_basis="experience",
-                n=len(grp),
+                n=len(idx),
                 n_norm=n_norm,
                 test="Mann-Whitney U on log time, one-sided (greater)",
                 p_value=p,
                 title=f"Slow step {src} -> {dst}",
                 description=(
                     f"The step {src} -> {dst} takes {_duration(med)} at the median over "
-                    f"{len(grp)} moves, against {_duration(med0)} for moves {words}; "
+                    f"{len(idx)} moves, against {_duration(med0)} for moves {words}; "
                     f"{_pct(slow_share)} take longer than 90% of those ({_duration(p90)})."
                 ),
             )
@@ -396,68 +558,94 @@ def _slow_steps(ctx: _Context) -> list[dict]:
 
 
 class _MovePool:
-    """All moves of one kind, ranked and sorted once, to test a step against the others.
+    """All moves of one kind, ranked and sorted once, to test each step against the others.
 
     A step's norm is the pool without the step's own moves, so the step and its norm
     together are the pool: the Mann-Whitney U of the step is the sum of its ranks in the
     pool, and the norm's order statistics are the pool's with the step's positions skipped.
+    Both come from one sort of the pool: the rank sums of all steps in one ``bincount``, the
+    sorted positions of each step's moves from one stable (radix) sort of the step ids.
     The arithmetic is scipy's (``mannwhitneyu``, asymptotic with tie and continuity
     correction) and numpy's (median, linear quantile), so the results are the same floats
     as ``stats.mann_whitney_greater`` and ``Series.median``/``quantile`` on the norm.
     """
 
-    def __init__(self, moves: pd.DataFrame, kind: bool):
-        rows = np.flatnonzero(moves["cross"].to_numpy() == kind)
+    def __init__(self, moves: Mapping[str, Any], kind: bool):
+        """``moves``: columns ``cross``, ``gap_s`` and ``step`` (the step's id, a small
+        non-negative integer), and optionally ``gap_us``, the same gaps in whole
+        microseconds (``gap_s == gap_us / 1e6``), as arrays or a DataFrame."""
+        cross = np.asarray(moves["cross"])
+        all_steps = np.asarray(moves["step"])
+        self.n_steps = int(all_steps.max()) + 1 if len(all_steps) else 0
+        rows = np.flatnonzero(cross == kind)
         self.size = len(rows)
-        self.local = np.full(len(moves), -1, dtype=np.int64)  # moves row -> pool position
-        self.local[rows] = np.arange(self.size)
-        self.log_gap = log_gap = moves["log_gap"].to_numpy(dtype=float)[rows]
-        order = np.argsort(log_gap, kind="stable")
-        ranked = log_gap[order]
+        self.step = step = all_steps[rows]
+        self.gap = gap = np.asarray(moves["gap_s"], dtype=float)[rows]
+        gap_us = np.asarray(moves["gap_us"])[rows] if "gap_us" in moves else None
+        self.gap_sorted, slot_step = self._sorted(gap, gap_us, step)
+        # log10 does not reverse an order, so the logs of the sorted gaps are sorted: the
+        # runs of equal logs are the ties, which share their mean rank
+        ranked, rank_step = _log_gap(self.gap_sorted), slot_step
+        if self.size and not (ranked[1:] >= ranked[:-1]).all():  # never seen; to be sure
+            by_log = np.argsort(ranked, kind="stable")
+            ranked, rank_step = ranked[by_log], slot_step[by_log]
         starts = np.flatnonzero(np.r_[True, ranked[:-1] != ranked[1:]]) if self.size else []
         counts = np.diff(np.r_[starts, self.size]).astype(float)
-        self.ranks = np.empty(self.size)
-        self.ranks[order] = np.repeat(np.asarray(starts) + 1 + (counts - 1) / 2, counts.astype(int))
-        ties = np.zeros(self.size)
-        ties[starts] = counts
-        self.tie_term = np.sum(ties**3 - ties)
-        gap = moves["gap_s"].to_numpy(dtype=float)[rows]
-        by_gap = np.argsort(gap, kind="stable")
-        self.gap_sorted = gap[by_gap]
-        self.gap_pos = np.empty(self.size, dtype=np.int64)  # pool position -> sorted slot
-        self.gap_pos[by_gap] = np.arange(self.size)
+        mean_rank = np.repeat(np.asarray(starts) + 1 + (counts - 1) / 2, counts.astype(int))
+        self.rank_sum = np.bincount(rank_step, weights=mean_rank, minlength=self.n_steps)
+        self.count = np.bincount(step, minlength=self.n_steps)
+        self.tie_term = np.sum(counts**3 - counts)  # as scipy's: over the tie counts
+        # sorted positions of each step's moves: the slots grouped by step, in slot order
+        if self.n_steps < 2**15:  # numpy sorts 16-bit integers by radix (linear time)
+            slot_step = slot_step.astype(np.int16)
+        self.slots = np.argsort(slot_step, kind="stable")
+        self.first_slot = np.r_[0, np.cumsum(self.count)]
 
-    def mann_whitney_greater(self, rows: np.ndarray) -> float:
-        """One-sided p that the moves ``rows`` take longer than the rest of the pool."""
+    def _sorted(
+        self, gap: np.ndarray, gap_us: np.ndarray | None, step: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The gaps in order and the step of each. With whole microseconds that leave room
+        for the step id in an int64, one plain sort of ``gap_us << bits | step`` gives
+        both (about twice as fast as ``argsort`` and its gathers); equal gaps may come in
+        any order, as only the values and the tie runs are read."""
+        bits = max(int(self.n_steps - 1).bit_length(), 1)
+        if gap_us is not None and (
+            not len(gap_us) or (gap_us.min() >= 0 and gap_us.max() < 1 << (62 - bits))
+        ):
+            packed = np.sort((gap_us.astype(np.int64) << bits) | step)
+            return (packed >> bits) / 1e6, packed & ((1 << bits) - 1)
+        by_gap = np.argsort(gap)
+        return gap[by_gap], step[by_gap]
+
+    def _count(self, step: int) -> int:
+        return int(self.count[step]) if 0 <= step < self.n_steps else 0
+
+    def mann_whitney_greater(self, step: int) -> float:
+        """One-sided p that the moves of ``step`` take longer than the rest of the pool."""
         from scipy import special
 
-        n1 = len(rows)
+        n1 = self._count(step)
         n2 = self.size - n1
         if min(n1, n2) <= 8:  # scipy may use the exact distribution: let it decide
-            mine = np.zeros(self.size, dtype=bool)
-            mine[self.local[rows]] = True
-            return stats.mann_whitney_greater(self.log_gap[mine], self.log_gap[~mine])
-        r1 = np.sum(self.ranks[self.local[rows]])
+            mine = self.step == step
+            return stats.mann_whitney_greater(_log_gap(self.gap[mine]), _log_gap(self.gap[~mine]))
+        r1 = self.rank_sum[step]
         u1 = r1 - n1 * (n1 + 1) / 2
         n = n1 + n2
         s = np.sqrt(n1 * n2 / 12 * ((n + 1) - self.tie_term / (n * (n - 1))))
         z = (u1 - n1 * n2 / 2 - 0.5) / s
         return float(np.clip(special.ndtr(-z), 0.0, 1.0))
 
-    def norm_median_p90(self, rows: np.ndarray) -> tuple[float, float]:
-        """Median and 90th percentile (numpy's linear) of the pool's gaps without ``rows``."""
-        skip = np.sort(self.gap_pos[self.local[rows]])
+    def norm_median_p90(self, step: int) -> tuple[float, float]:
+        """Median and 90th percentile (numpy's linear) of the pool's gaps without ``step``."""
+        skip = self.slots[self.first_slot[step] : self.first_slot[step + 1]]
         n0 = self.size - len(skip)
+        # kept_before[i]: slots not skipped below skip[i] (non-decreasing)
+        kept_before = skip - np.arange(len(skip))
 
         def kth(k: int) -> float:  # k-th smallest (0-based) of the sorted gaps not skipped
-            lo, hi = k, k + len(skip)
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if mid + 1 - np.searchsorted(skip, mid, side="right") >= k + 1:
-                    hi = mid
-                else:
-                    lo = mid + 1
-            return float(self.gap_sorted[lo])
+            # every skipped slot with at most k kept slots below it lies below the answer
+            return float(self.gap_sorted[k + np.searchsorted(kept_before, k, side="right")])
 
         half = n0 // 2
         median = kth(half) if n0 % 2 else float(np.median([kth(half - 1), kth(half)]))
@@ -471,6 +659,11 @@ class _MovePool:
         return median, float(p90)
 
 
+def _log_gap(gap_s: np.ndarray) -> np.ndarray:
+    """The scale slow steps are tested on: log10 seconds, waits under 1 ms counted as 1 ms."""
+    return np.log10(np.clip(gap_s, 1e-3, None))
+
+
 def _duration(seconds: float) -> str:
     if seconds >= 86400:
         return f"{seconds / 86400:.1f} days"
@@ -482,14 +675,12 @@ def _duration(seconds: float) -> str:
 
 
 def _loops(ctx: _Context) -> list[dict]:
-    ev = ctx.ev
     # Runs of the same touchpoint collapse: a a b counts once, a b a is a return (loop).
-    run_start = (ev["prev_tp"] != ev["touchpoint"]) | ev["prev_tp"].isna()
-    runs = ev.loc[run_start, ["jid", "touchpoint"]]
-    visits = runs.groupby(["jid", "touchpoint"]).size().rename("visits").reset_index()
-    visits["loop"] = visits["visits"] >= 2
-    per_tp = visits.groupby("touchpoint").agg(loops=("loop", "sum"), n=("loop", "size"))
-    partners = _loop_partners(runs, visits)
+    runs = np.flatnonzero(ctx.run_start)
+    visits = np.bincount(ctx.pair[runs], minlength=ctx.n_pairs)
+    loop = visits >= 2  # per pair
+    per_tp = ctx.per_tp(ctx.pair_tp, loops=loop, n=None)
+    partners = _loop_partners(ctx, runs, loop)
     rows = []
     for tp, x, n, x0, n0, words in _stage_norm_rows(ctx, per_tp, "loops", "n", list(per_tp.index)):
         t = stats.two_proportion_test(x, n, x0, n0, "greater")
@@ -514,45 +705,40 @@ def _loops(ctx: _Context) -> list[dict]:
     return rows
 
 
-def _loop_partners(runs: pd.DataFrame, visits: pd.DataFrame) -> dict[str, str]:
+def _loop_partners(ctx: _Context, runs: np.ndarray, loop: np.ndarray) -> dict[str, str]:
     """Per touchpoint, the touchpoint most often visited right after it by the customers
     who loop there (one pass over the runs for all touchpoints; first seen wins a tie)."""
-    same = runs["jid"].shift(-1) == runs["jid"]
-    after = runs.loc[same, ["jid", "touchpoint"]].assign(nxt=runs["touchpoint"].shift(-1)[same])
-    loopers = visits.loc[visits["loop"], ["jid", "touchpoint"]]
-    after = after.merge(loopers, on=["jid", "touchpoint"], how="inner", sort=False)
-    out = {}
-    for tp, grp in after.groupby("touchpoint", sort=False):
-        counts = grp["nxt"].dropna().value_counts()
-        if len(counts):
-            out[tp] = str(counts.index[0])
-    return out
+    here, after = runs[:-1], runs[1:]
+    keep = (ctx.jid[after] == ctx.jid[here]) & loop[ctx.pair[here]]
+    best = _most_common(ctx.tp[here[keep]], ctx.tp[after[keep]], ctx.n_tp, ctx.n_tp)
+    return {ctx.tp_name(t): ctx.tp_name(b) for t, b in enumerate(best) if b >= 0}
 
 
 def _backward(ctx: _Context) -> list[dict]:
-    ev = ctx.ev
-    ev_back = ev["next_rank"].notna() & (ev["next_rank"] < ev["rank"])
-    flags = (
-        ev[["jid", "touchpoint"]]
-        .assign(back=ev_back)
-        .groupby(["jid", "touchpoint"])["back"]
-        .any()
-        .reset_index()
-    )
-    flags = flags.merge(ctx.first[["jid", "touchpoint", "conv_after"]], on=["jid", "touchpoint"])
-    per_tp = flags.groupby("touchpoint").agg(backs=("back", "sum"), n=("back", "size"))
+    next_rank = np.r_[ctx.rank[1:], -1]
+    back = ctx.same_next & (next_rank >= 0) & (ctx.rank >= 0) & (next_rank < ctx.rank)
+    moved = np.zeros(ctx.n_pairs, dtype=bool)  # per pair
+    moved[ctx.pair[back]] = True
+    per_tp = ctx.per_tp(ctx.pair_tp, backs=moved, n=None)
     tps = [t for t in per_tp.index if ctx.pre_goal(t)]
     per_tp = per_tp.loc[tps]
-    flags_of = dict(tuple(flags.groupby("touchpoint", sort=False)))
-    back_to = dict(tuple(ev.loc[ev_back, ["touchpoint", "next_tp"]].groupby("touchpoint")))
+    # conversion after the first visit, of the pairs that moved back and of the others
+    conv = ctx.conv_after
+    n_mv = np.bincount(ctx.pair_tp[moved], minlength=ctx.n_tp)
+    c_mv = np.bincount(ctx.pair_tp[moved & conv], minlength=ctx.n_tp)
+    n_st = np.bincount(ctx.pair_tp[~moved], minlength=ctx.n_tp)
+    c_st = np.bincount(ctx.pair_tp[~moved & conv], minlength=ctx.n_tp)
+    at = np.flatnonzero(back)
+    back_to = _most_common(ctx.tp[at], ctx.tp[at + 1], ctx.n_tp, ctx.n_tp)
+    code = {str(name): c for c, name in enumerate(ctx.tp_names)}
     rows = []
     for tp, x, n, x0, n0, words in _stage_norm_rows(ctx, per_tp, "backs", "n", tps):
         t = stats.two_proportion_test(x, n, x0, n0, "greater")
-        sub = flags_of[tp]
-        movers, stayers = sub.loc[sub["back"]], sub.loc[~sub["back"]]
-        gap = float(stayers["conv_after"].mean() - movers["conv_after"].mean())
-        where = back_to[tp]["next_tp"].value_counts() if tp in back_to else pd.Series()
-        to = str(where.index[0]) if len(where) else None
+        c = code[tp]
+        stayers = c_st[c] / n_st[c] if n_st[c] else math.nan
+        movers = c_mv[c] / n_mv[c] if n_mv[c] else math.nan
+        gap = float(stayers - movers)
+        to = ctx.tp_name(back_to[c]) if back_to[c] >= 0 else None
         rows.append(
             _row(
                 type="backward",
@@ -643,28 +829,39 @@ def _top_themes(analysis: Any) -> dict[str, tuple[str, float]]:
 
 
 def _support_after(ctx: _Context) -> list[dict]:
-    ev = ctx.ev
-    support = set(ev.loc[ev["channel"].isin(ctx.support_channels), "touchpoint"].dropna())
-    if not support:
+    wanted = [c for c, name in enumerate(ctx.channel_names) if name in ctx.support_channels]
+    support = np.unique(ctx.tp[np.isin(ctx.channel, wanted)]) if wanted else np.array([], int)
+    if not len(support):
         return []
-    contacts = ev.loc[ev["touchpoint"].isin(support), ["jid", "ts_s"]]
-    visits = ev.loc[~ev["touchpoint"].isin(support), ["jid", "touchpoint", "ts_s"]]
-    # For each visit: is there a support contact in (ts, ts + window]?
-    c = contacts.sort_values(["jid", "ts_s"])
-    merged = pd.merge_asof(
-        visits.sort_values("ts_s").rename(columns={"ts_s": "t"}),
-        c.rename(columns={"ts_s": "contact_t"}).sort_values("contact_t"),
-        left_on="t",
-        right_on="contact_t",
-        by="jid",
-        direction="forward",
-        allow_exact_matches=False,
-    )
-    merged["followed"] = (merged["contact_t"] - merged["t"]) <= SUPPORT_WINDOW_S
-    per = merged.groupby(["jid", "touchpoint"])["followed"].any().reset_index()
-    per_tp = per.groupby("touchpoint").agg(hits=("followed", "sum"), n=("followed", "size"))
+    n = len(ctx.tp)
+    # For each visit: is there a support contact in (ts, ts + window] in its journey? The
+    # events are in time order, so the first contact after the visit's last tie (same
+    # journey and time) is the first one strictly later.
+    ts = ctx.f.journeys.ts  # int64 microseconds: exact ties and window
+    tie_start = np.ones(n, dtype=bool)
+    tie_start[1:] = ~ctx.same_prev[1:] | (ts[1:] != ts[:-1])
+    index = np.arange(n + 1, dtype=np.int32 if n < 2**31 - 1 else np.int64)
+
+    def next_at(flags: np.ndarray) -> np.ndarray:
+        """[k]: the first index >= k where ``flags`` holds (n: none), for k in 0..n."""
+        return np.minimum.accumulate(np.where(np.r_[flags, True], index, n)[::-1])[::-1]
+
+    tie_end = next_at(tie_start)[1:]  # one past the last event of each event's tie
+    c = next_at(np.isin(ctx.tp, support))[tie_end]
+    del tie_end
+    found = c < n
+    c[~found] = 0
+    window = SUPPORT_WINDOW_S * 1_000_000
+    wait = ts[c]
+    wait -= ts
+    followed = found & (ctx.jid[c] == ctx.jid) & (wait <= window)
+    del wait, c
+    visit_pairs = ~np.isin(ctx.pair_tp, support)
+    hit = np.zeros(ctx.n_pairs, dtype=bool)
+    hit[ctx.pair[followed]] = True
+    per_tp = ctx.per_tp(ctx.pair_tp[visit_pairs], hits=hit[visit_pairs], n=None)
     rows = []
-    names = ", ".join(sorted(support))
+    names = ", ".join(sorted(ctx.tp_name(t) for t in support))
     for tp in per_tp.index:
         x, n = per_tp.at[tp, "hits"], per_tp.at[tp, "n"]
         x0, n0 = per_tp["hits"].sum() - x, per_tp["n"].sum() - n
@@ -693,41 +890,66 @@ def _support_after(ctx: _Context) -> list[dict]:
 
 
 def _channel_switch(ctx: _Context) -> list[dict]:
-    ev, f = ctx.ev, ctx.f
-    converted = f.customers["converted"]
-    outbound = set(ctx.outbound_channels)
+    f, ch = ctx.f, ctx.channel.astype(np.int64)
+    n_ch = len(ctx.channel_names)
+    outbound = np.array(
+        [name in ctx.outbound_channels for name in ctx.channel_names] + [False], dtype=bool
+    )
     # A switch is a move to a channel the customer has not used before in the journey:
     # going back to the web after a chat is the chat's consequence, not a new switch.
-    seen_before = ev.duplicated(["jid", "channel"])
+    # (no channel counts as a value of its own, as pandas' ``duplicated`` counts it.) One
+    # pass per channel: its events in journey order, the first of each journey is a first use.
+    first_use = np.zeros(len(ch), dtype=bool)
+    for c in range(-1, n_ch):
+        at_c = np.flatnonzero(ch == c)
+        if len(at_c):
+            jid_c = ctx.jid[at_c]
+            first_use[at_c[np.r_[True, jid_c[1:] != jid_c[:-1]]]] = True
+    prev_ch = np.r_[-1, ch[:-1]]
     switch = (
-        ev["prev_channel"].notna()
-        & ~seen_before
-        & (ev["prev_channel"] != ev["channel"])
-        & ~ev["prev_channel"].isin(outbound)
-        & ~ev["channel"].isin(outbound)
-        & ev["touchpoint"].map(_pre_goal_of(ctx, ev["touchpoint"])).fillna(False).astype(bool)
+        ctx.same_prev
+        & (prev_ch >= 0)
+        & (ch >= 0)
+        & first_use
+        & (prev_ch != ch)
+        & ~outbound[prev_ch]
+        & ~outbound[ch]
+        & ctx.pre_goal_code[ctx.tp]
     )
-    sw = ev.loc[switch]
-    jids_in = {stage: set(g) for stage, g in ev.groupby("stage", sort=False)["jid"]}
+    at = np.flatnonzero(switch)
+    # customers with an event in each stage (by the events' own stage)
+    in_stage = np.zeros((len(ctx.stage_names), ctx.n_journeys), dtype=bool)
+    staged = ctx.stage >= 0
+    in_stage[ctx.stage[staged], ctx.jid[staged]] = True
+    conv = ctx.converted
+    group = ctx.tp[at] * n_ch + ch[at]  # (touchpoint, channel), name order
+    came = _most_common(group, prev_ch[at], ctx.n_tp * n_ch, n_ch)
+    by_group = np.argsort(group, kind="stable")
+    grouped = group[by_group]
+    cuts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1], True]) if len(at) else [0]
     rows = []
-    for (tp, ch), grp in sw.groupby(["touchpoint", "channel"]):
-        who = set(grp["jid"])
+    for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
+        g = group[by_group[lo]]
+        who = np.unique(ctx.jid[at[by_group[lo:hi]]])
+        tp, channel = ctx.tp_name(g // n_ch), str(ctx.channel_names[g % n_ch])
         stage = f.stage_of.get(tp)
-        in_stage = jids_in.get(stage, set()) - who
-        n, n0 = len(who), len(in_stage)
+        code = ctx.f.journeys.code_of(stage, "stage") if stage is not None else -1
+        members = in_stage[code] if code >= 0 else np.zeros(ctx.n_journeys, dtype=bool)
+        n = len(who)
+        n0 = int(members.sum() - members[who].sum())
         if n < ctx.min_n or n0 < ctx.min_n:
             continue
-        x = float(converted.loc[list(who)].sum())
-        x0 = float(converted.loc[list(in_stage)].sum())
+        x = float(conv[who].sum())
+        x0 = float(conv[members].sum() - conv[who[members[who]]].sum())
         t = stats.two_proportion_test(x, n, x0, n0, "two-sided")
-        came_from = grp["prev_channel"].value_counts().index[0]
+        came_from = str(ctx.channel_names[came[g]])
         better = t["diff"] > 0
         rows.append(
             _row(
                 type="channel_switch",
                 **ctx.place(tp),
-                channel=ch,
-                related=str(came_from),
+                channel=channel,
+                related=came_from,
                 direction="better" if better else "worse",
                 customers_affected=n,
                 metric="conversion of customers switching channel here",
@@ -736,40 +958,39 @@ def _channel_switch(ctx: _Context) -> list[dict]:
                 conversion_lost=-t["diff"],
                 loss_basis="conversion",
                 title=(
-                    f"Switching to {ch} at {tp} "
+                    f"Switching to {channel} at {tp} "
                     + ("converts better" if better else "fails to convert")
                 ),
                 description=(
-                    f"{_pct(t['p1'])} of {n} customers who switch to {ch} at {tp} (mostly from "
-                    f"{came_from}) convert, against {_pct(t['p2'])} of the other customers in "
-                    f"the {stage} stage."
+                    f"{_pct(t['p1'])} of {n} customers who switch to {channel} at {tp} (mostly "
+                    f"from {came_from}) convert, against {_pct(t['p2'])} of the other customers "
+                    f"in the {stage} stage."
                 ),
             )
         )
     return rows
 
 
-def _pre_goal_of(ctx: _Context, touchpoints: pd.Series) -> dict[str, bool]:
-    """:meth:`_Context.pre_goal` of each distinct touchpoint (one call each, not per event)."""
-    return {t: ctx.pre_goal(t) for t in touchpoints.dropna().unique()}
-
-
 def _conformance(ctx: _Context) -> list[dict]:
-    ev, f = ctx.ev, ctx.f
-    conv = f.customers["converted"]
-    ranks = ev.dropna(subset=["rank"])
-    keep = (ranks["jid"] != ranks["jid"].shift()) | (ranks["rank"] != ranks["rank"].shift())
-    seq = ranks.loc[keep, ["jid", "rank"]]
-    same = seq["jid"].shift(-1) == seq["jid"]
-    nxt = seq["rank"].shift(-1)
+    f, conv = ctx.f, ctx.converted
+    # each journey as its runs of stage ranks (events without a designed stage left out)
+    at = np.flatnonzero(ctx.rank >= 0)
+    jid, rank = ctx.jid[at], ctx.rank[at]
+    keep = np.r_[True, (jid[1:] != jid[:-1]) | (rank[1:] != rank[:-1])][: len(jid)]
+    jid, rank = jid[keep], rank[keep]
+    same = np.r_[jid[1:] == jid[:-1], False]
+    nxt = np.r_[rank[1:], -1]
     rows = []
     for r, stage in enumerate(f.stage_order[: ctx.goal_rank]):
-        skipped = set(seq.loc[same & (seq["rank"] < r) & (nxt > r), "jid"])
-        passed = set(seq.loc[seq["rank"] == r, "jid"]) - skipped
-        n, n0 = len(skipped), len(passed)
+        skipped = np.zeros(ctx.n_journeys, dtype=bool)
+        skipped[jid[same & (rank < r) & (nxt > r)]] = True
+        passed = np.zeros(ctx.n_journeys, dtype=bool)
+        passed[jid[rank == r]] = True
+        passed &= ~skipped
+        n, n0 = int(skipped.sum()), int(passed.sum())
         if n < ctx.min_n or n0 < ctx.min_n:
             continue
-        x, x0 = float(conv.loc[list(skipped)].sum()), float(conv.loc[list(passed)].sum())
+        x, x0 = float(conv[skipped].sum()), float(conv[passed].sum())
         t = stats.two_proportion_test(x, n, x0, n0, "less")
         rows.append(
             _row(

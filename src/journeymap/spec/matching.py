@@ -32,18 +32,42 @@ def _json_valid(doc: str) -> bool:
     """DuckDB's json_valid (declared, runs in the database)."""
 
 
+@ibis.udf.scalar.builtin(name="get_json_object")
+def _get_json_object(doc: str, path: str) -> str:
+    """Spark's get_json_object (declared, runs in the database)."""
+
+
 def json_property_text(properties: ir.StringValue, key: str) -> ir.StringValue:
     """Text of top-level property ``key`` of a JSON object column; NULL when absent.
 
-    Backend-specific (DuckDB): JSON null gives NULL, strings their text, other values
-    their JSON text. Text that is not valid JSON reads as having no properties rather
-    than failing the whole query. Port this one function to support another backend.
+    Backend-specific, and the one place that is: JSON null gives NULL, strings their
+    text, other values their JSON text. Text that is not valid JSON reads as having no
+    properties rather than failing the whole query. DuckDB: ``json_extract_string`` behind
+    ``json_valid``; Spark (the column's table is on a PySpark connection):
+    ``get_json_object``, which already gives NULL for text that is not JSON.
     """
+    if _backend_name(properties) == "pyspark":
+        if "'" in key:
+            raise ValueError(
+                f"property {key!r}: Spark's JSON paths cannot name a key holding a quote (')"
+            )
+        # Spark reads ['...'] up to the closing "']" with no escapes. The path is built
+        # by concatenation so sqlglot does not re-render (and mis-quote) it as a literal.
+        path = ibis.literal("$['").concat(ibis.literal(key), ibis.literal("']"))
+        return _get_json_object(properties, path)
     pointer = "/" + key.replace("~", "~0").replace("/", "~1")
     return ibis.cases(
         (_json_valid(properties), _json_extract_string(properties, pointer)),
         else_=ibis.null("string"),
     )
+
+
+def _backend_name(value: ir.Value) -> str:
+    """Name of the Ibis backend ``value``'s table lives on ("duckdb" when unbound)."""
+    try:
+        return value._find_backend(use_default=False).name
+    except Exception:  # an unbound or in-memory table: DuckDB runs it
+        return "duckdb"
 
 
 def _as_float(text: ir.Value) -> ir.FloatingValue:

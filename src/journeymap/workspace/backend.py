@@ -1,8 +1,10 @@
-"""The DuckDB-specific edge of the workspace: everything Ibis does not express.
+"""The backend edge of the workspace: everything Ibis does not express portably.
 
 Ibis creates and reads the canonical tables; the few operations it has no portable form
 for (transactions, adding or widening a column, scanning an Arrow batch in place, column
-types as the database sees them) live here so that another backend means one new module.
+types as the database sees them) are DuckDB's and live here. So do the portable table
+forms at the end of the module (:func:`write_table` and friends): the one place that
+knows how DuckDB and Spark each write a table (Spark's side: journeymap.workspace.spark).
 """
 
 from __future__ import annotations
@@ -122,6 +124,93 @@ def replace_table(con: ibis.BaseBackend, name: str, expr: ibis.Table) -> None:
 
     Column order and types come from the expression (``mutate`` keeps them); Ibis's own
     ``create_table(overwrite=True)`` is avoided because it manages its own statements.
+    On Spark the table is a temp view (:func:`write_table`).
     """
+    if is_spark(con):
+        write_table(con, name, expr)
+        return
     sql = ibis.to_sql(expr, dialect="duckdb")
     raw(con).execute(f"CREATE OR REPLACE TABLE {quote(name)} AS {sql}")
+
+
+# -- Portable table forms: the one place that knows how each backend writes a table. -------
+#
+# DuckDB writes real tables (temporary ones for scratch) inside the caller's transaction.
+# Spark has no temporary tables through Ibis and no transactions; journeymap never writes
+# to a user's Spark tables either. There every table it derives is a session-scoped temp
+# view over a *materialised* DataFrame (``localCheckpoint``: computed once, lineage cut,
+# so an iterative job such as label propagation does not re-run its whole history on
+# every step). See journeymap.workspace.spark and docs/spark.md.
+
+
+def is_spark(con: ibis.BaseBackend) -> bool:
+    """Whether ``con`` is Ibis's PySpark backend (the only non-DuckDB one supported)."""
+    return con.name == "pyspark"
+
+
+def write_table(
+    con: ibis.BaseBackend, name: str, obj: ibis.Table | pa.Table, *, temp: bool = False
+) -> ibis.Table:
+    """Create or replace table ``name`` from an Ibis expression or an Arrow table.
+
+    ``temp`` asks for scratch (DuckDB: a temporary table, gone with the connection); on
+    Spark every written table is a temp view anyway. The expression may read ``name``
+    itself (a rewrite): DuckDB computes it before replacing, Spark materialises it first.
+    """
+    if is_spark(con):
+        from journeymap.workspace.spark import write_view
+
+        return write_view(con, name, obj)
+    con.create_table(name, obj, temp=temp, overwrite=True)
+    return con.table(name)
+
+
+def append_rows(con: ibis.BaseBackend, name: str, rows: pa.Table) -> None:
+    """Append Arrow ``rows`` to a table written by :func:`write_table`."""
+    if is_spark(con):
+        from journeymap.workspace.spark import append_view
+
+        append_view(con, name, rows)
+    else:
+        con.insert(name, rows)
+
+
+def drop_table(con: ibis.BaseBackend, name: str) -> None:
+    """Drop table (or Spark temp view) ``name`` if it exists."""
+    if is_spark(con):
+        from journeymap.workspace.spark import drop_view
+
+        drop_view(con, name)
+    else:
+        con.drop_table(name, force=True)
+
+
+def move_table(con: ibis.BaseBackend, old: str, new: str) -> None:
+    """Replace table ``new`` by table ``old`` (``old`` is gone afterwards)."""
+    if is_spark(con):
+        from journeymap.workspace.spark import move_view
+
+        move_view(con, old, new)
+        return
+    con.drop_table(new, force=True)
+    con.raw_sql(f"ALTER TABLE {quote(old)} RENAME TO {quote(new)}")
+
+
+@contextmanager
+def atomic(con: ibis.BaseBackend) -> Iterator[None]:
+    """All-or-nothing writes on a bare connection (a workspace brings its own transaction).
+
+    DuckDB: one transaction. Spark has none; its writes are session temp views that the
+    caller's tables never depend on, so a failure part-way leaves the user's tables as
+    they were (a failed stitch may leave some views rewritten: re-run it).
+    """
+    if is_spark(con):
+        yield
+        return
+    begin(con)
+    try:
+        yield
+    except BaseException:
+        rollback(con)
+        raise
+    commit(con)

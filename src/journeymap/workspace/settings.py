@@ -37,6 +37,10 @@ min_n = 30
 
 DEFAULTS: dict[str, Any] = tomllib.loads(DEFAULT_TOML)
 
+#: Warehouse backends: DuckDB (the workspace file holds everything) or PySpark (events,
+#: feedback and customers are Spark tables; see journeymap.workspace.spark, docs/spark.md).
+BACKENDS: tuple[str, ...] = ("duckdb", "pyspark")
+
 
 class SettingsError(ValueError):
     """journeymap.toml cannot be read or holds a value journeymap cannot use."""
@@ -102,7 +106,7 @@ def load_settings(path: Path) -> dict[str, Any]:
     """Settings of the workspace at ``path`` (a folder or the toml file), defaults filled in.
 
     Raises :class:`SettingsError` naming the file (and line for syntax errors) when the
-    toml is broken, the backend is not duckdb or the time zone is unknown.
+    toml is broken, the backend is unknown or the time zone is unknown.
     """
     file = path / SETTINGS_FILE if path.is_dir() else path
     try:
@@ -113,10 +117,16 @@ def load_settings(path: Path) -> dict[str, Any]:
         raise SettingsError(f"{file}: invalid TOML: {exc}") from None
     settings = _merge(DEFAULTS, data)
     backend = settings["warehouse"].get("backend")
-    if backend != "duckdb":
+    if backend not in BACKENDS:
         raise SettingsError(
-            f"{file}: [warehouse] backend = {backend!r}: only 'duckdb' is supported so far"
+            f"{file}: [warehouse] backend = {backend!r}: expected one of "
+            f"{', '.join(map(repr, BACKENDS))}"
         )
+    for key in ("tables", "spark_conf"):
+        if not isinstance(settings["warehouse"].get(key, {}), dict):
+            raise SettingsError(
+                f"{file}: [warehouse] {key}: expected a table ([warehouse.{key}]) of names"
+            )
     timezone(settings, file)
     return settings
 

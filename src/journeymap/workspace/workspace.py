@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from journeymap.workspace.refresh import RefreshReport
 
 SPEC_FILE = "journey.yaml"
+#: Tables that stay in the DuckDB file when the data tables are in Spark.
+STATE_TABLES: frozenset[str] = frozenset({"quarantine", "batches", "workspace_meta"})
+#: Refresh steps with no Spark form yet (see :meth:`Workspace.refresh`).
+NOT_ON_SPARK: frozenset[str] = frozenset({"attach"})
 STATE_DIR = ".journeymap"
 HISTORY_DIR = ".journeymap/history"
 
@@ -57,7 +61,8 @@ class Workspace:
         self.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
         (self.path / HISTORY_DIR).mkdir(parents=True, exist_ok=True)
         try:
-            self.con: ibis.BaseBackend = backend.connect(str(self.warehouse_path))
+            #: The DuckDB file: the workspace's own state (meta, quarantine, batches...).
+            self.state: ibis.BaseBackend = backend.connect(str(self.warehouse_path))
         except duckdb.IOException as exc:
             holder = re.search(r"\(PID (\d+)\)", str(exc))
             if "lock" not in str(exc).lower():
@@ -68,6 +73,13 @@ class Workspace:
                 + "; DuckDB allows one process at a time: stop it (for example a running "
                 "`journeymap serve`) or work through it"
             ) from exc
+        #: Where events, feedback and customers live: the DuckDB file, or with
+        #: ``[warehouse] backend = "pyspark"`` a Spark session with the mapped tables.
+        self.con: ibis.BaseBackend = self.state
+        if self.on_spark:
+            from journeymap.workspace.spark import open_warehouse
+
+            self.con = open_warehouse(self.settings["warehouse"], where=self.path / SETTINGS_FILE)
         self._spec: Any = None
         self._spec_stamp: tuple[int, int] | None = None
         self._tx_depth = 0
@@ -102,13 +114,21 @@ class Workspace:
             atomic_write_text(spec_file, starter_spec_text())
         return cls(root)
 
+    @property
+    def on_spark(self) -> bool:
+        """Whether the data tables live in Spark (``[warehouse] backend = "pyspark"``)."""
+        return self.settings["warehouse"]["backend"] == "pyspark"
+
     def _ensure_tables(self) -> None:
-        existing = set(self.con.list_tables())
+        existing = set(self.state.list_tables())
         for name, schema in CANONICAL.items():
-            if name not in existing:
-                self.con.create_table(name, schema=schema)
-        if not backend.execute(self.con, "SELECT 1 FROM workspace_meta WHERE key = 'data_version'"):
-            backend.execute(self.con, "INSERT INTO workspace_meta VALUES ('data_version', 0)")
+            if name in existing or (self.on_spark and name not in STATE_TABLES):
+                continue  # on Spark the data tables are the mapped ones (or derived there)
+            self.state.create_table(name, schema=schema)
+        if not backend.execute(
+            self.state, "SELECT 1 FROM workspace_meta WHERE key = 'data_version'"
+        ):
+            backend.execute(self.state, "INSERT INTO workspace_meta VALUES ('data_version', 0)")
 
     # -- the designed map -----------------------------------------------------------------
 
@@ -132,6 +152,8 @@ class Workspace:
 
     def table(self, name: str) -> ibis.Table:
         """An Ibis table of the warehouse (canonical or derived)."""
+        if self.on_spark and name in STATE_TABLES:
+            return self.state.table(name)
         return self.con.table(name)
 
     def to_pandas(self, name: str) -> pd.DataFrame:
@@ -154,29 +176,29 @@ class Workspace:
             finally:
                 self._tx_depth -= 1
             return
-        backend.begin(self.con)
+        backend.begin(self.state)
         self._tx_depth = 1
         try:
             yield self
         except BaseException:
             self._tx_depth = 0
-            backend.rollback(self.con)
+            backend.rollback(self.state)
             raise
         self._tx_depth = 0
-        backend.commit(self.con)
+        backend.commit(self.state)
 
     @property
     def data_version(self) -> int:
         """A counter that grows on every change of the data; caches key on it."""
         rows = backend.execute(
-            self.con, "SELECT value FROM workspace_meta WHERE key = 'data_version'"
+            self.state, "SELECT value FROM workspace_meta WHERE key = 'data_version'"
         )
         return int(rows[0][0]) if rows else 0
 
     def bump_data_version(self) -> int:
         """Record that the data changed (call inside the transaction that changed it)."""
         backend.execute(
-            self.con, "UPDATE workspace_meta SET value = value + 1 WHERE key = 'data_version'"
+            self.state, "UPDATE workspace_meta SET value = value + 1 WHERE key = 'data_version'"
         )
         return self.data_version
 
@@ -193,6 +215,8 @@ class Workspace:
         """Load events (see :func:`journeymap.sources.ingest.ingest`)."""
         from journeymap.sources.ingest import ingest
 
+        self._not_on_spark("ingest")
+
         return ingest(self, "events", data, mapping, source, refresh=refresh, progress=progress)
 
     def ingest_feedback(
@@ -205,6 +229,8 @@ class Workspace:
     ) -> IngestReport:
         """Load survey answers, reviews and tickets."""
         from journeymap.sources.ingest import ingest
+
+        self._not_on_spark("ingest")
 
         return ingest(self, "feedback", data, mapping, source, refresh=refresh, progress=progress)
 
@@ -219,13 +245,30 @@ class Workspace:
         """Load (upsert) customer records; new attribute columns are added."""
         from journeymap.sources.ingest import ingest
 
+        self._not_on_spark("ingest")
+
         return ingest(self, "customers", data, mapping, source, refresh=refresh, progress=progress)
 
     def refresh(self, steps: Any = None) -> RefreshReport:
-        """Re-derive everything below the raw data (docs/contracts.md, refresh pipeline)."""
-        from journeymap.workspace.refresh import refresh
+        """Re-derive everything below the raw data (docs/contracts.md, refresh pipeline).
 
+        On Spark the steps are stitching, mapping and the journey store; feedback
+        attachment (an as-of join Ibis has no Spark form for) is not run there, so Spark
+        feedback keeps the touchpoint and sentiment it was given (docs/spark.md).
+        """
+        from journeymap.workspace.refresh import default_steps, refresh
+
+        if steps is None and self.on_spark:
+            steps = [(name, step) for name, step in default_steps() if name not in NOT_ON_SPARK]
         return refresh(self, steps=steps)
+
+    def _not_on_spark(self, what: str) -> None:
+        if self.on_spark:
+            raise WorkspaceError(
+                f"{self.path}: {what} writes into the DuckDB warehouse, but this workspace's "
+                "events, feedback and customers are Spark tables ([warehouse] backend = "
+                "'pyspark'): load them with your Spark pipeline, then run `refresh`"
+            )
 
     # -- other layers, reached from the workspace -------------------------------------------
 
@@ -253,8 +296,11 @@ class Workspace:
     # -- lifetime -------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Release the warehouse file (DuckDB allows one writing process at a time)."""
-        backend.raw(self.con).close()
+        """Release the warehouse file (DuckDB allows one writing process at a time).
+
+        A Spark session is left running: it may be shared with the caller's own work.
+        """
+        backend.raw(self.state).close()
 
     def __enter__(self) -> Workspace:
         return self

@@ -77,9 +77,18 @@ def customer_id_of(key: ir.StringValue) -> ir.StringValue:
     return ibis.literal("c_") + key.substr(1).hexdigest("md5").substr(0, 16)
 
 
+#: Leading or trailing white space (the set of Python's ``str.strip()``).
+WHITESPACE_ENDS = r"^[\s\x0b]+|[\s\x0b]+$"
+
+
 def trimmed(value: ir.Value) -> ir.StringValue:
-    """Text with surrounding white space removed; empty text becomes NULL."""
-    text = value.cast("string").strip()
+    """Text with surrounding white space removed; empty text becomes NULL.
+
+    A regex, not Ibis's ``strip()``: on Spark that compiles to ``trim(x, '<whitespace>')``
+    whose ``\\f`` and ``\\v`` Spark reads as the letters f and v (``"abcf"`` lost its
+    ``f``). ``\\s`` plus ``\\x0b`` is Python's ``string.whitespace`` in RE2 and Java.
+    """
+    text = value.cast("string").re_replace(WHITESPACE_ENDS, "")
     return ibis.ifelse(text == "", ibis.null("string"), text)
 
 

@@ -1,6 +1,6 @@
 """Connected components by iterative min-label propagation, as Ibis expressions.
 
-Runs on any Ibis backend (DuckDB now, PySpark later): no graph library, no Python loop
+Runs on any Ibis backend (DuckDB and PySpark are tested): no graph library, no Python loop
 over rows; Python only loops over *iterations*, each a few set-based queries.
 
 Each node starts labelled with itself. One iteration:
@@ -23,6 +23,8 @@ from collections.abc import Callable
 
 import ibis
 import ibis.expr.types as ir
+
+from journeymap.workspace.backend import write_table
 
 
 class StitchConvergenceError(RuntimeError):
@@ -49,17 +51,15 @@ def component_labels(
     names = (f"{scratch}_labels_a", f"{scratch}_labels_b")
     step_name = f"{scratch}_step"
     start = nodes.select(node=nodes.node, label=nodes.node)
-    con.create_table(names[0], start, temp=True, overwrite=True)
+    write_table(con, names[0], start, temp=True)
     for iteration in range(1, max_iterations + 1):
         old_name, new_name = names[(iteration - 1) % 2], names[iteration % 2]
         old = con.table(old_name)
-        con.create_table(step_name, _propagate_and_hook(edges, old), temp=True, overwrite=True)
-        stepped = con.table(step_name)
+        stepped = write_table(con, step_name, _propagate_and_hook(edges, old), temp=True)
         parent = stepped.select(_p_node=stepped.node, _p_label=stepped.label).view()
         hop = stepped.join(parent, stepped.label == parent._p_node)
         jumped = hop.select(node=hop.node, label=ibis.least(hop.label, hop._p_label))
-        con.create_table(new_name, jumped, temp=True, overwrite=True)
-        new = con.table(new_name)
+        new = write_table(con, new_name, jumped, temp=True)
         both = new.join(old, new.node == old.node)
         changed = int(both.filter(both.label != both.label_right).count().execute())
         if on_iteration is not None:

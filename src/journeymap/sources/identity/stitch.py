@@ -56,6 +56,7 @@ from journeymap.sources.identity.normalize import (
 from journeymap.sources.identity.propagate import component_labels, scratch_tables
 from journeymap.sources.identity.report import Component, Hub, StitchReport
 from journeymap.sources.identity.settings import identity_settings
+from journeymap.workspace.backend import atomic, drop_table, write_table
 
 STITCHED_TABLES: tuple[str, ...] = ("events", "feedback", "customers")
 SCRATCH = "_jm_identity"
@@ -93,8 +94,9 @@ def stitch_in(
 ) -> StitchReport:
     """:func:`stitch` on a bare Ibis connection holding the canonical tables.
 
-    ``transaction`` opens the all-or-nothing write (``ws.transaction``); without it a
-    DuckDB ``BEGIN``/``COMMIT`` is used.
+    ``transaction`` opens the all-or-nothing write (``ws.transaction``); without it
+    :func:`journeymap.workspace.backend.atomic` is used (DuckDB: one transaction; Spark,
+    where every table written is a session temp view: none).
     """
     cfg = identity_settings(settings, hub_cap=hub_cap, default_region=default_region)
     report = StitchReport(hub_cap=cfg.hub_cap, default_phone_region=cfg.default_phone_region)
@@ -133,12 +135,12 @@ def stitch_in(
             ids, report.iterations = _components(con, nodes, usable, step, max_iterations, "")
             _summarise(stats, hubs, ids, report)
             step("writing identities and customer ids")
-            with transaction() if transaction is not None else _duckdb_transaction(con):
-                con.create_table("identities", _identities(ids), overwrite=True)
-                con.create_table("identity_hubs", _hub_rows(hubs), overwrite=True)
+            with transaction() if transaction is not None else atomic(con):
+                write_table(con, "identities", _identities(ids))
+                write_table(con, "identity_hubs", _hub_rows(hubs))
                 for t in tables:
                     rewritten = _rewrite(con.table(t), phones, hubs, ids, cfg.hub_cap)
-                    con.create_table(t, rewritten, overwrite=True)
+                    write_table(con, t, rewritten)
             report.customers_after = _distinct_customers(con, tables)
         finally:
             _drop_scratch(con)
@@ -199,13 +201,12 @@ def _scratch(name: str) -> str:
 
 
 def _materialise(con: ibis.BaseBackend, name: str, expr: ir.Table) -> ir.Table:
-    con.create_table(_scratch(name), expr, temp=True, overwrite=True)
-    return con.table(_scratch(name))
+    return write_table(con, _scratch(name), expr, temp=True)
 
 
 def _drop_scratch(con: ibis.BaseBackend) -> None:
     for name in scratch_tables(con, SCRATCH):
-        con.drop_table(name, force=True)
+        drop_table(con, name)
 
 
 def _union(parts: list[ir.Table]) -> ir.Table:
@@ -268,9 +269,11 @@ def _usable(rows: ir.Table, hubs: ir.Table, cap: int) -> ir.Table:
 
 
 def _row_counts(usable: ir.Table, report: StitchReport) -> None:
-    counts = usable.group_by("_table").aggregate(
-        n=usable.count(), without=usable._anchor.isnull().sum()
-    )
+    counts = (
+        usable.group_by("_table")
+        .aggregate(n=usable.count(), without=usable._anchor.isnull().sum())
+        .order_by("_table")
+    )  # the report lists tables in one order on every backend
     for table, n, without in counts.to_pandas().itertuples(index=False, name=None):
         report.rows[table] = int(n)
         report.rows_without_identifier[table] = int(without or 0)
@@ -366,18 +369,6 @@ def _summarise(stats: ir.Table, hubs: ir.Table, ids: ir.Table, report: StitchRep
     for row in top_frame.itertuples(index=False):
         nodes = by_customer.get(row.customer_id, [])[:REPORT_TOP]
         report.largest.append(Component(row.customer_id, int(row.size), [n[1:] for n in nodes]))
-
-
-@contextlib.contextmanager
-def _duckdb_transaction(con: ibis.BaseBackend) -> Iterator[None]:
-    """All-or-nothing writes on a bare connection (the workspace brings its own)."""
-    con.raw_sql("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        con.raw_sql("ROLLBACK")
-        raise
-    con.raw_sql("COMMIT")
 
 
 @contextlib.contextmanager
