@@ -76,7 +76,7 @@ def step_metrics(
             last_goal[rev_j] = goal_pos[::-1][rev_idx]
         converted = last_goal[k_jid] >= first_pos
         conversion = np.bincount(k_code[converted], minlength=n_names) / np.maximum(customers, 1)
-    med = _time_to_next_stage(j, first_pos, k_code, stage_order, n_names)
+    med = _time_to_next_stage(j, first_pos, k_code, k_jid, stage_order, n_names)
     channel_mix = _channel_mix(j, steps, n_names)
     with np.errstate(divide="ignore", invalid="ignore"):
         frame = pd.DataFrame(
@@ -125,11 +125,15 @@ def _first_per_journey(steps: np.ndarray, jid: np.ndarray, run: np.ndarray):
     new = np.ones(len(rows), dtype=bool)
     new[1:] = (s[1:] != s[:-1]) | (jj[1:] != jj[:-1])
     starts = np.flatnonzero(new)
-    runs = np.diff(np.append(starts, len(rows)))
+    runs = np.empty(len(starts), dtype=np.int64)  # (no appended copy of ``starts``)
+    np.subtract(starts[1:], starts[:-1], out=runs[:-1])
+    runs[-1] = len(rows) - starts[-1]
     return rows[starts], s[starts], jj[starts], runs
 
 
-def _time_to_next_stage(j, first_pos, k_code, stage_order, n_names) -> np.ndarray:
+def _time_to_next_stage(j, first_pos, k_code, k_jid, stage_order, n_names) -> np.ndarray:
+    """Median seconds per name; the pairs come from :func:`_first_per_journey` (``k_code``
+    non-decreasing, ``k_jid`` the journey of each ``first_pos``)."""
     out = np.full(n_names, np.nan)
     if not stage_order or len(first_pos) == 0:
         return out
@@ -143,14 +147,19 @@ def _time_to_next_stage(j, first_pos, k_code, stage_order, n_names) -> np.ndarra
     own_stage = stage_codes[first_pos]
     target = np.where(own_stage >= 0, next_code[own_stage], -1)
     seconds = np.full(len(first_pos), np.nan)
-    ends = j.offsets[1:][j.journey_of_event[first_pos]]
+    ends = j.offsets[1:][k_jid]
     for code in np.unique(target[target >= 0]):
         rows = np.flatnonzero(target == code)
         nxt, ok = _next(np.flatnonzero(stage_codes == code), first_pos[rows] + 1, ends[rows])
         seconds[rows[ok]] = (j.ts[nxt[ok]] - j.ts[first_pos[rows[ok]]]) / 1e6
-    frame = pd.DataFrame({"c": k_code, "s": seconds}).dropna()
-    medians = frame.groupby("c")["s"].median()
-    out[medians.index.to_numpy()] = medians.to_numpy()
+    # k_code is sorted: each name's pairs are one slice (no DataFrame / groupby: 0.5 s at
+    # 10M events); np.median averages the two middle values as pandas' median does
+    bounds = np.searchsorted(k_code, np.arange(n_names + 1))
+    for code in range(n_names):
+        values = seconds[bounds[code] : bounds[code + 1]]
+        values = values[~np.isnan(values)]
+        if len(values):
+            out[code] = np.median(values)
     return out
 
 

@@ -10,7 +10,7 @@ knows how DuckDB and Spark each write a table (Spark's side: journeymap.workspac
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import duckdb
@@ -44,14 +44,32 @@ def literal(value: str | None) -> str:
 
 
 @contextmanager
-def memory_limit(con: ibis.BaseBackend, limit: str) -> Iterator[None]:
-    """Cap DuckDB's memory for a block (it spills to its temp directory beyond it)."""
-    previous = raw(con).execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    raw(con).execute("SET memory_limit = ?", [limit])
+def duckdb_settings(con: ibis.BaseBackend, **values: str | bool) -> Iterator[None]:
+    """Set DuckDB settings for a block and restore the previous values after it.
+
+    Nothing happens on other backends (Spark has its own configuration, set when the
+    session starts). Used for ``memory_limit`` (DuckDB spills to its temp directory beyond
+    it) and ``preserve_insertion_order`` (off, large writes need far less memory).
+    """
+    if is_spark(con):
+        yield
+        return
+    previous = {
+        name: raw(con).execute("SELECT current_setting(?)", [name]).fetchone()[0]
+        for name in values
+    }
     try:
+        for name, value in values.items():
+            raw(con).execute(f"SET {name} = ?", [value])
         yield
     finally:
-        raw(con).execute("SET memory_limit = ?", [previous])
+        for name, value in previous.items():
+            raw(con).execute(f"SET {name} = ?", [value])
+
+
+def memory_limit(con: ibis.BaseBackend, limit: str) -> AbstractContextManager[None]:
+    """Cap DuckDB's memory for a block (it spills to its temp directory beyond it)."""
+    return duckdb_settings(con, memory_limit=limit)
 
 
 def begin(con: ibis.BaseBackend) -> None:

@@ -109,9 +109,6 @@ def refresh_memory_limit(settings: dict[str, Any] | None) -> str:
 @contextmanager
 def _capped(ws: Any) -> Iterator[None]:
     """The refresh memory cap on a DuckDB workspace; nothing on other backends."""
-    if backend.is_spark(ws.con):
-        yield
-        return
     with backend.memory_limit(ws.con, refresh_memory_limit(getattr(ws, "settings", None))):
         yield
 

@@ -56,7 +56,7 @@ from journeymap.sources.identity.normalize import (
 from journeymap.sources.identity.propagate import component_labels, scratch_tables
 from journeymap.sources.identity.report import Component, Hub, StitchReport
 from journeymap.sources.identity.settings import identity_settings
-from journeymap.workspace.backend import atomic, drop_table, write_table
+from journeymap.workspace.backend import atomic, drop_table, duckdb_settings, write_table
 
 STITCHED_TABLES: tuple[str, ...] = ("events", "feedback", "customers")
 SCRATCH = "_jm_identity"
@@ -110,30 +110,33 @@ def stitch_in(
             report.customers_before = _distinct_customers(con, tables)
             step("normalising phone numbers")
             phones = _phone_table(con, tables, cfg.default_phone_region, report)
-            step("collecting identifiers")
-            rows = _materialise(con, "rows", _keyed_rows(con, tables, phones))
-            step("counting identifier degrees")
-            stats = _materialise(con, "stats", _node_stats(rows))
-            step("looking for hubs")
+            # The scratch tables' row order never matters, and keeping it is what ran
+            # DuckDB out of memory at its cap while writing them from 100M events.
+            with duckdb_settings(con, preserve_insertion_order=False):
+                step("collecting identifiers")
+                rows = _materialise(con, "rows", _keyed_rows(con, tables, phones))
+                step("counting identifier degrees")
+                stats = _materialise(con, "stats", _node_stats(rows))
+                step("looking for hubs")
 
-            def components_without(excluded: ir.Table, prefix: str) -> ir.Table:
-                kept = _usable(rows, excluded, cfg.hub_cap)
-                nodes = stats.filter(~stats.node.isin(excluded.node))
-                return _components(con, nodes, kept, step, max_iterations, prefix)[0]
+                def components_without(excluded: ir.Table, prefix: str) -> ir.Table:
+                    kept = _usable(rows, excluded, cfg.hub_cap)
+                    nodes = stats.filter(~stats.node.isin(excluded.node))
+                    return _components(con, nodes, kept, step, max_iterations, prefix)[0]
 
-            hubs = find_hubs(
-                con,
-                rows,
-                stats,
-                cfg.hub_cap,
-                materialise=lambda name, expr: _materialise(con, name, expr),
-                components_without=components_without,
-            )
-            usable = _materialise(con, "usable", _usable(rows, hubs, cfg.hub_cap))
-            _row_counts(usable, report)
-            nodes = stats.filter(~stats.node.isin(hubs.node))
-            ids, report.iterations = _components(con, nodes, usable, step, max_iterations, "")
-            _summarise(stats, hubs, ids, report)
+                hubs = find_hubs(
+                    con,
+                    rows,
+                    stats,
+                    cfg.hub_cap,
+                    materialise=lambda name, expr: _materialise(con, name, expr),
+                    components_without=components_without,
+                )
+                usable = _materialise(con, "usable", _usable(rows, hubs, cfg.hub_cap))
+                _row_counts(usable, report)
+                nodes = stats.filter(~stats.node.isin(hubs.node))
+                ids, report.iterations = _components(con, nodes, usable, step, max_iterations, "")
+                _summarise(stats, hubs, ids, report)
             step("writing identities and customer ids")
             with transaction() if transaction is not None else atomic(con):
                 write_table(con, "identities", _identities(ids))
