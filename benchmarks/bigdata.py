@@ -45,7 +45,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
+from performance_doc import write_section
+
 SECTION = "## One machine, 100M events"
 #: Events per demo person, measured at 1M (1,033,066 events of 144,928 people).
 EVENTS_PER_PERSON = 7.128
@@ -365,26 +366,6 @@ def markdown(all_results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_docs(text: str) -> None:
-    """Replace (or append) this benchmark's section of docs/performance.md, nothing else."""
-    old = DOCS.read_text(encoding="utf-8")
-    lines = old.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        new = (
-            "".join(lines[:start])
-            + text
-            + ("\n" if end < len(lines) else "")
-            + "".join(lines[end:])
-        )
-    DOCS.write_text(new, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=lambda s: int(float(s)), default=100_000_000)
@@ -421,7 +402,7 @@ def main() -> None:
     text = markdown([json.loads(p.read_text()) for p in found if p.exists()])
     print(text)
     if args.write_docs or args.docs_only:
-        write_docs(text)
+        write_section(text)
 
 
 if __name__ == "__main__":

@@ -35,10 +35,11 @@ import sys
 import time
 from pathlib import Path
 
+from performance_doc import write_section
+
 os.environ.setdefault("RETENTIONEERING_NO_TRACK", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "performance.md"
 TOUCHPOINTS = [f"tp_{i:02d}" for i in range(30)]
 FUNNEL = ["tp_01", "tp_03", "tp_05", "tp_07", "tp_09"]
 WINDOW_S = 7 * 86400
@@ -484,15 +485,7 @@ def write_report(results: dict, sizes: list[int]) -> None:
         "of each run shows how busy the machine was; CPU seconds are the steadier figure.",
         "",
     ]
-    section = "\n".join(lines)
-    text = DOC.read_text() if DOC.exists() else "# Performance\n\n"
-    start = text.find("## Journey analytics engine")
-    if start >= 0:
-        nxt = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("\n" + text[nxt + 1 :] if nxt >= 0 else "")
-    else:
-        text = text.rstrip() + "\n\n" + section
-    DOC.write_text(text.rstrip() + "\n")
+    write_section("\n".join(lines))
 
 
 def main() -> None:

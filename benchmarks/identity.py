@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 
 import ibis
+from performance_doc import write_section
 
 from journeymap.sources.identity import stitch_in
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
 SECTION = "## Identity"
 
 
@@ -125,26 +125,6 @@ def markdown(result: dict) -> str:
     )
 
 
-def write_docs(text: str) -> None:
-    """Replace (or append) the Identity section of docs/performance.md, nothing else."""
-    old = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Performance\n"
-    lines = old.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        new = (
-            "".join(lines[:start])
-            + text
-            + ("\n" if end < len(lines) else "")
-            + "".join(lines[end:])
-        )
-    DOCS.write_text(new, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
@@ -157,7 +137,7 @@ def main() -> None:
     print(text)
     print(result["first"])
     if args.write_docs:
-        write_docs(text)
+        write_section(text)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ from journeymap.insights.api import discover_personas, opportunities, pain_point
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from performance_doc import write_section  # noqa: E402 (benchmarks/ is on sys.path)
 from tests.insights.oracle import Oracle  # noqa: E402
 from tests.insights.test_accuracy import _verified, planted_rank  # noqa: E402
 from tests.insights.test_personas import true_personas  # noqa: E402
@@ -97,18 +97,6 @@ def _markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, body: str) -> None:
-    """Replace (or append) the '## Insights' section of docs/performance.md."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Performance\n"
-    section = f"## Insights\n\n{body.strip()}\n"
-    pattern = re.compile(r"^## Insights\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 11, 23])
@@ -144,7 +132,7 @@ def main() -> None:
     )
     print(body)
     if not args.no_write:
-        write_section(ROOT / "docs" / "performance.md", body)
+        write_section(f"## Insights\n\n{body.strip()}\n")
 
 
 if __name__ == "__main__":

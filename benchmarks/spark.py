@@ -36,8 +36,9 @@ from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-DOC = ROOT / "docs" / "performance.md"
 SECTION = "## Spark"
+
+from performance_doc import write_section  # noqa: E402 (benchmarks/ is on sys.path)
 
 from engine import FUNNEL, WINDOW_S, _dfg_digest, _variants_digest, generate  # noqa: E402
 
@@ -190,18 +191,6 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def write_docs(text: str) -> None:
-    """Replace (or append) this benchmark's own section of docs/performance.md."""
-    doc = DOC.read_text(encoding="utf-8")
-    if SECTION + "\n" in doc:
-        head, _, rest = doc.partition(SECTION + "\n")
-        nxt = rest.find("\n## ")
-        doc = head + text + (rest[nxt + 1 :] if nxt >= 0 else "")
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    DOC.write_text(doc.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         print(json.dumps(child(sys.argv[2], sys.argv[3], sys.argv[4])))
@@ -222,7 +211,7 @@ def main() -> None:
         print(json.dumps({size: results[size]}, indent=1))
     (args.dir / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     if not args.no_docs:
-        write_docs(markdown(results))
+        write_section(markdown(results))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import argparse
 import os
 import platform
 import random
-import re
 import resource
 import tempfile
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import ibis
 import pandas as pd
+from performance_doc import write_section
 
 from journeymap.voice.attach import attach_feedback_in
 from journeymap.voice.themes import theme_table
@@ -117,18 +117,6 @@ def timed(fn, *args, **kwargs):
     return out, (time.perf_counter() - start, _cpu() - cpu)
 
 
-def write_section(path: Path, body: str) -> None:
-    """Replace (or append) the '## Voice' section of docs/performance.md."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Performance\n"
-    section = f"## Voice\n\n{body.strip()}\n"
-    pattern = re.compile(r"^## Voice\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(section + "\n", text).rstrip() + "\n"
-    else:
-        text = text.rstrip() + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -180,7 +168,7 @@ scores only that batch's new texts.
 """
     print(body)
     if not args.no_write:
-        write_section(Path(__file__).resolve().parents[1] / "docs" / "performance.md", body)
+        write_section(f"## Voice\n\n{body.strip()}\n")
 
 
 if __name__ == "__main__":
