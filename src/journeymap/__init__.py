@@ -21,6 +21,7 @@ _EXPORTS: dict[str, str] = {
     "load_spec": "journeymap.spec",
     "Analysis": "journeymap.engine",
     "analyze_events": "journeymap.engine",
+    "analyze_table": "journeymap.workspace.spark",  # any Ibis connection; Spark in place
 }
 
 __all__ = ["__version__", *_EXPORTS]

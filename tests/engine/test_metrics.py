@@ -200,3 +200,39 @@ def test_flows_dropped_at_funnel_step(ws, log):
     assert {
         (r.source_step, r.source, r.target_step, r.target): r.customers for r in got.itertuples()
     } == dict(edges)
+
+
+@pytest.mark.parametrize("level", ["touchpoint", "stage"])
+def test_step_pairs_match_oracle_and_are_cached(ws, log, level):
+    """The (journey, name) pairs touchpoint metrics and pain detection share: each pair's
+    first event and number of runs as plain Python counts them, every event mapped to its
+    pair; read-only, kept in the journeys' cache only inside ``sharing_step_pairs``."""
+    from journeymap.engine.metrics import sharing_step_pairs, step_pairs
+
+    j = Analysis.from_workspace(ws).journeys().at_level(level).mapped()
+    assert step_pairs(j) is not step_pairs(j)  # not kept outside the block
+    with sharing_step_pairs():
+        pairs = step_pairs(j)
+        assert step_pairs(j) is pairs  # built once, shared through the journeys' cache
+    assert not any(isinstance(k, tuple) and k[0] == "step_pairs" for k in j._cache)
+    assert not pairs.first.flags.writeable and not pairs.run_start.flags.writeable
+    journeys = _journeys(log, level)
+    expected = {}
+    for jid, customer in enumerate(j.customers):
+        steps = [s for s, *_ in journeys[customer]]
+        assert len(steps) == j.offsets[jid + 1] - j.offsets[jid]
+        for name in dict.fromkeys(steps):
+            runs = [s for i, s in enumerate(steps) if i == 0 or steps[i - 1] != s]
+            expected[(name, jid)] = (int(j.offsets[jid]) + steps.index(name), runs.count(name))
+    names = j.step_names
+    got = {
+        (str(names[c]), int(k)): (int(f), int(r))
+        for c, k, f, r in zip(pairs.code, pairs.jid, pairs.first, pairs.runs, strict=True)
+    }
+    assert got == expected
+    assert list(zip(pairs.code, pairs.jid, strict=True)) == sorted(
+        zip(pairs.code, pairs.jid, strict=True)
+    )  # name, then journey
+    of_event = pairs.pair_of_event()
+    assert (pairs.code[of_event] == j.steps).all()
+    assert (pairs.jid[of_event] == j.journey_of_event).all()

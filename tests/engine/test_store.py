@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+import journeymap.engine.store as store_module
 from engine.logs import make_workspace, sorted_log
 from journeymap.engine import Analysis
 from journeymap.engine.store import (
@@ -126,8 +127,11 @@ def _arrays(j) -> dict:
     return out
 
 
-def test_store_built_in_customer_slices_equals_one_slice(ws, log):
-    """The build sorts one range of customers at a time; the result must not change."""
+@pytest.mark.parametrize("keep", [True, False], ids=["kept", "streamed"])
+def test_store_built_in_customer_slices_equals_one_slice(ws, log, keep, monkeypatch):
+    """The build sorts one range of customers at a time; the result must not change,
+    whether the build keeps its journeys in the process or (above ``KEEP_BUILT_ROWS``,
+    a 100M-event log) writes each slice's store rows at once and reads them back."""
     build_store(ws, partition_rows=10**9)
     whole = _arrays(loaded_store(ws.con))
     events_whole = ws.con.table("events").to_pandas().sort_values("event_id")
@@ -136,8 +140,12 @@ def test_store_built_in_customer_slices_equals_one_slice(ws, log):
     assert len(ranges) > 10  # really sliced
     sizes = [r.count().to_pyarrow().as_py() for r in ranges]
     assert sum(sizes) == len(log) and max(sizes) < 37 + 14  # a range ends after a customer
+    sessions = build_store(ws, partition_rows=10**9).sessions
+    if not keep:
+        monkeypatch.setattr(store_module, "KEEP_BUILT_ROWS", 40)
     report = build_store(ws, partition_rows=37)
-    assert report.events == len(log)
+    assert (report.events, report.customers) == (len(log), log.customer_id.nunique())
+    assert report.sessions == sessions
     assert _arrays(loaded_store(ws.con)) == whole
     forget_loaded_stores()
     assert _arrays(loaded_store(ws.con)) == whole

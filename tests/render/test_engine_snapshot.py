@@ -194,3 +194,24 @@ def test_cli_report_from_a_workspace_embeds_every_persona(workspace, tmp_path):
     assert result.exit_code == 0, result.output
     again = JourneySnapshot.from_json((tmp_path / "s.json").read_text())
     assert again.touchpoints == loyal.touchpoints
+
+
+def test_the_snapshot_path_does_not_import_scipy_stats(workspace):
+    """scipy.stats costs about a second to import: the snapshot's statistics come from
+    scipy.special (the same functions), so a fresh process never loads it."""
+    import subprocess
+    import sys
+
+    ws, _ = workspace
+    ws.close()  # the subprocess opens the warehouse (one writing process at a time)
+    code = (
+        "import sys, journeymap\n"
+        "from journeymap.snapshot import snapshot_from_analysis\n"
+        f"ws = journeymap.Workspace({str(ws.path)!r})\n"
+        "snap = snapshot_from_analysis(ws.analysis(), workspace='t')\n"
+        "assert snap.touchpoints, 'empty snapshot'\n"
+        "print('scipy.stats' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

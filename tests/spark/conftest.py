@@ -49,3 +49,16 @@ def spark_con(spark_session):
     for view in spark_session.catalog.listTables():
         if view.isTemporary:
             spark_session.catalog.dropTempView(view.name)
+
+
+@pytest.fixture(scope="session")
+def duck_ws(tmp_path_factory):
+    """A small demo workspace on DuckDB (ingested and refreshed): the reference."""
+    import journeymap
+    from journeymap.demo import generate
+
+    path = tmp_path_factory.mktemp("duck") / "shop"
+    generate(path, customers=250, seed=5, progress=False)
+    ws = journeymap.open(path)
+    yield ws
+    ws.close()

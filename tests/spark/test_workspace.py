@@ -9,81 +9,46 @@ workspace with ``[warehouse] backend = "pyspark"`` maps them by name. Its refres
 
 from __future__ import annotations
 
-import math
-import shutil
-
 import pytest
 
-from spark.both import RTOL, assert_same, needs_pyspark
+from spark.both import assert_same, needs_pyspark, same_json, spark_copy
 
 needs_pyspark()
 
-import journeymap  # noqa: E402
-from journeymap.demo import generate  # noqa: E402
 from journeymap.workspace.workspace import Workspace, WorkspaceError  # noqa: E402
 
 #: Metadata that names the run, not the data.
 IGNORED = {"generated_at", "data_version"}
 
-TOML = """\
-[warehouse]
-backend = "pyspark"
-master = "local[2]"
-
-[warehouse.tables]
-events = "shop_events"
-feedback = "shop_feedback"
-customers = "shop_customers"
-"""
-
-
-@pytest.fixture(scope="module")
-def duck_ws(tmp_path_factory):
-    path = tmp_path_factory.mktemp("duck") / "shop"
-    generate(path, customers=250, seed=5, progress=False)
-    ws = journeymap.open(path)
-    yield ws
-    ws.close()
-
 
 @pytest.fixture
 def spark_ws(duck_ws, spark_con, spark_session, tmp_path):
-    for name in ("events", "feedback", "customers"):
-        spark_session.createDataFrame(duck_ws.to_arrow(name)).createOrReplaceTempView(
-            f"shop_{name}"
-        )
-    path = tmp_path / "shop"
-    path.mkdir()
-    shutil.copy(duck_ws.spec_path, path / "journey.yaml")
-    (path / "journeymap.toml").write_text(TOML, encoding="utf-8")
-    ws = Workspace(path)
+    ws = Workspace(spark_copy(duck_ws, spark_session, tmp_path / "shop"))
     yield ws
     ws.close()
 
 
 def _same(a, b, where: str = "snapshot") -> None:
-    """Recursive equality of snapshot data; floats within RTOL."""
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for key in a:
-            if key not in IGNORED:
-                _same(a[key], b[key], f"{where}.{key}")
-    elif isinstance(a, list):
-        assert len(a) == len(b), f"{where}: {len(a)} items on DuckDB, {len(b)} on Spark"
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _same(x, y, f"{where}[{i}]")
-    elif isinstance(a, float) and isinstance(b, float):
-        assert math.isclose(a, b, rel_tol=RTOL, abs_tol=1e-12), f"{where}: {a} != {b}"
-    else:
-        assert a == b, f"{where}: {a!r} != {b!r}"
+    same_json(a, b, where, ignored=IGNORED)
 
 
 def test_refresh_and_snapshot_on_spark(duck_ws, spark_ws):
     assert spark_ws.on_spark and spark_ws.con.name == "pyspark"
     assert "events" not in spark_ws.state.list_tables()  # data tables are Spark's
     report = spark_ws.refresh()
-    assert list(report.steps) == ["stitch", "mapping", "store"]
+    assert list(report.steps) == ["stitch", "mapping", "store", "attach"]
     assert report.data_version == 1
+    on_duck = duck_ws.refresh(steps=_attach_only()).steps["attach"]
+    on_spark = report.steps["attach"]
+    assert on_spark.texts_scored > 0  # a new state file: its own sentiment cache
+    on_duck.texts_scored = on_spark.texts_scored = 0
+    assert on_duck == on_spark and on_spark.by_event > 0
+    fb_columns = ["feedback_id", "customer_id", "touchpoint", "touchpoint_given", "sentiment"]
+    assert_same(
+        duck_ws.table("feedback").select(*fb_columns).order_by("feedback_id").to_pandas(),
+        spark_ws.table("feedback").select(*fb_columns).order_by("feedback_id").to_pandas(),
+        "feedback after refresh",
+    )
     columns = ["event_id", "customer_id", "touchpoint", "stage", "session_id"]
     assert_same(
         duck_ws.table("events").select(*columns).order_by("event_id").to_pandas(),
@@ -98,6 +63,12 @@ def test_refresh_and_snapshot_on_spark(duck_ws, spark_ws):
         duck_ws.snapshot(persona=persona, start="2026-01-15").to_dict(),
         spark_ws.snapshot(persona=persona, start="2026-01-15").to_dict(),
     )
+
+
+def _attach_only():
+    from journeymap.workspace.refresh import default_steps
+
+    return [(name, step) for name, step in default_steps() if name == "attach"]
 
 
 def test_ingest_is_refused_on_spark(spark_ws, tmp_path):

@@ -93,26 +93,34 @@ def oracle_of(path: Path) -> dict[str, Any]:
 
 
 @contextmanager
+def running(app: Any) -> Iterator[str]:
+    """``app`` served by a real uvicorn on a free loopback port until the block ends;
+    yields its base URL."""
+    port = free_port()
+    server = uvicorn_server(app, "127.0.0.1", port)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the web server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@contextmanager
 def served(src: Path, dest: Path, **config: Any) -> Iterator[Running]:
     """A copy of workspace ``src`` at ``dest``, served by a real uvicorn on a free port
     until the block ends."""
     shutil.copytree(src, dest)
     oracle = oracle_of(dest)
     app = create_app(WebConfig(dest, **config))
-    port = free_port()
-    server = uvicorn_server(app, "127.0.0.1", port)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the web server did not start")
-        time.sleep(0.05)
-    try:
-        yield Running(f"http://127.0.0.1:{port}", dest, app, oracle)
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with running(app) as url:
+        yield Running(url, dest, app, oracle)
 
 
 @pytest.fixture(scope="session")

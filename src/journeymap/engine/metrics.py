@@ -22,6 +22,11 @@ is "in order" with neither. Stages missing from the design are counted as unmapp
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -55,11 +60,8 @@ def step_metrics(
     ]
     if j.n_events == 0:
         return pd.DataFrame(columns=columns)
-    run = np.empty(j.n_events, dtype=bool)  # a run = consecutive events at the same name
-    run[0] = True
-    np.not_equal(steps[1:], steps[:-1], out=run[1:])
-    run[j.offsets[:-1]] = True
-    first_pos, k_code, k_jid, runs = _first_per_journey(steps, jid, run)
+    pairs = step_pairs(j)
+    first_pos, k_code, k_jid, runs = pairs.first, pairs.code, pairs.jid, pairs.runs
     customers = np.bincount(k_code, minlength=n_names)
     events = np.bincount(steps, minlength=n_names)
     firsts, lasts = j.offsets[:-1], j.offsets[1:] - 1
@@ -103,7 +105,68 @@ def step_metrics(
     return frame.reset_index(drop=True)
 
 
-def _first_per_journey(steps: np.ndarray, jid: np.ndarray, run: np.ndarray):
+@dataclass(frozen=True)
+class StepPairs:
+    """One customer (journey) at one name of the level: the pairs every per-name metric
+    and the pain detectors (:mod:`journeymap.insights.pains`) count, sorted by name code
+    then journey (:func:`step_pairs`; read-only arrays, as they may be shared)."""
+
+    first: np.ndarray  # int64: position of the pair's first event
+    code: np.ndarray  # int32: the name's code (non-decreasing)
+    jid: np.ndarray  # int32: the journey
+    runs: np.ndarray  # int64: runs of the name in the journey (2+: a loop)
+    run_start: np.ndarray  # bool per event: first event of a run of one name
+    pair_of_run: np.ndarray  # int32 (int64 past 2**31 runs): the pair of each run, in event order
+
+    def pair_of_event(self) -> np.ndarray:
+        """The pair of each event (index into the arrays above)."""
+        run_index = np.cumsum(self.run_start, dtype=self.pair_of_run.dtype)
+        run_index -= 1
+        return self.pair_of_run[run_index]
+
+
+#: Inside :func:`sharing_step_pairs`: the (journeys, cache key) of the pairs it keeps.
+_SHARING: ContextVar[list | None] = ContextVar("journeymap_step_pairs", default=None)
+
+
+@contextmanager
+def sharing_step_pairs() -> Iterator[None]:
+    """Within this block :func:`step_pairs` keeps its pairs in each journeys' cache, so
+    the readers that follow (touchpoint metrics, pain detection: a snapshot) sort them
+    once; they are dropped at the end, as at 100M events they weigh about 2 GB, too much
+    to hold in a long-lived process (the web app) for nothing."""
+    kept: list = []
+    token = _SHARING.set(kept)
+    try:
+        yield
+    finally:
+        _SHARING.reset(token)
+        for journeys, key in kept:
+            journeys._cache.pop(key, None)
+
+
+def step_pairs(j: Journeys) -> StepPairs:
+    """The (journey, name) pairs of mapped journeys ``j`` at their level; inside
+    :func:`sharing_step_pairs` built once and shared through ``j``'s cache (0.5 s at 10M
+    events each time they are built)."""
+    key = ("step_pairs", j.level)
+    if key in j._cache:
+        return j._cache[key]
+    steps = j.steps
+    run = np.empty(j.n_events, dtype=bool)  # a run = consecutive events at one name
+    if j.n_events:
+        run[0] = True
+        np.not_equal(steps[1:], steps[:-1], out=run[1:])
+        run[j.offsets[:-1]] = True
+    pairs = _first_per_journey(steps, j.journey_of_event, run)
+    kept = _SHARING.get()
+    if kept is not None:
+        j._cache[key] = pairs
+        kept.append((j, key))
+    return pairs
+
+
+def _first_per_journey(steps: np.ndarray, jid: np.ndarray, run: np.ndarray) -> StepPairs:
     """Per (step, journey) pair present: first position, step, journey, and its number of
     runs (``run`` marks the first event of each run of one step).
 
@@ -117,18 +180,26 @@ def _first_per_journey(steps: np.ndarray, jid: np.ndarray, run: np.ndarray):
     small = s.astype(np.uint16) if len(s) and s.max() < 2**16 else s
     sizes = np.bincount(s) if len(s) else np.zeros(0, dtype=np.int64)
     del s
-    rows = run_starts[np.argsort(small, kind="stable")]
+    order = np.argsort(small, kind="stable")
+    rows = run_starts[order]
     del run_starts, small  # (each is 0.3-0.8 GB at 100M events)
     # the sorted steps, without a gather
     s = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
     jj = jid[rows]
     new = np.ones(len(rows), dtype=bool)
     new[1:] = (s[1:] != s[:-1]) | (jj[1:] != jj[:-1])
+    pair_of_run = np.empty(len(rows), dtype=np.int32 if len(rows) < 2**31 else np.int64)
+    pair_of_run[order] = np.cumsum(new, dtype=pair_of_run.dtype) - 1
+    del order
     starts = np.flatnonzero(new)
     runs = np.empty(len(starts), dtype=np.int64)  # (no appended copy of ``starts``)
-    np.subtract(starts[1:], starts[:-1], out=runs[:-1])
-    runs[-1] = len(rows) - starts[-1]
-    return rows[starts], s[starts], jj[starts], runs
+    if len(starts):
+        np.subtract(starts[1:], starts[:-1], out=runs[:-1])
+        runs[-1] = len(rows) - starts[-1]
+    pairs = StepPairs(rows[starts], s[starts], jj[starts], runs, run, pair_of_run)
+    for array in (pairs.first, pairs.code, pairs.jid, pairs.runs, run, pair_of_run):
+        array.flags.writeable = False  # cached and shared: a reader must never change them
+    return pairs
 
 
 def _time_to_next_stage(j, first_pos, k_code, k_jid, stage_order, n_names) -> np.ndarray:
@@ -144,11 +215,11 @@ def _time_to_next_stage(j, first_pos, k_code, k_jid, stage_order, n_names) -> np
     for r, code in enumerate(rank_to_code[:-1]):
         if code >= 0:
             next_code[code] = rank_to_code[r + 1]
-    own_stage = stage_codes[first_pos]
-    target = np.where(own_stage >= 0, next_code[own_stage], -1)
+    target = next_code[stage_codes[first_pos]]  # (no stage: code -1 picks the last, -1)
     seconds = np.full(len(first_pos), np.nan)
     ends = j.offsets[1:][k_jid]
-    for code in np.unique(target[target >= 0]):
+    # the stages some pair goes on to, by counting (np.unique would sort the pairs)
+    for code in np.flatnonzero(np.bincount(target + 1, minlength=len(next_code) + 1)[1:]):
         rows = np.flatnonzero(target == code)
         nxt, ok = _next(np.flatnonzero(stage_codes == code), first_pos[rows] + 1, ends[rows])
         seconds[rows[ok]] = (j.ts[nxt[ok]] - j.ts[first_pos[rows[ok]]]) / 1e6

@@ -45,6 +45,7 @@ from journeymap.engine.journeys import (
 )
 from journeymap.workspace.backend import (
     append_rows,
+    atomic,
     drop_table,
     move_table,
     quote,
@@ -66,6 +67,12 @@ PARTITION_ROWS = 16_000_000
 #: single 16M slice peaked at 10 GB. Each extra slice costs one filtered scan.
 STORE_SLICE_ROWS = 4_000_000
 _BUILDING = "events__journey_store_build"
+_BUILDING_STORE = "journey_store__build"
+#: Above this many events a workspace store build does not keep its journeys in the
+#: process (about 28 bytes an event, on top of one slice and DuckDB's own memory): each
+#: slice's store rows are written as soon as it is sorted, and the first question reads
+#: the store back. At 100M events keeping them would cost 2.8 GB and pass 8 GB.
+KEEP_BUILT_ROWS = 32_000_000
 
 #: Journeys of the store per connection, with the ``built_at`` they were built at: a store
 #: is read from the database once per process, and a build leaves its own result here, so
@@ -135,7 +142,8 @@ def build_store(
     names = None  # one slice: dictionaries come from its rows; several: one set for all
     if total > partition_rows:
         names = {k: dictionary(con.to_pyarrow(events.select(k).distinct())[k]) for k in KINDS}
-    parts, written = [], 0
+    keep = total <= KEEP_BUILT_ROWS
+    parts, written, customers, sessions = [], 0, 0, 0
     for part in _customer_ranges(con, events, total, partition_rows):
         rows = con.to_pyarrow(part)  # in any order: sorted here, in numpy
         journeys, order = journeys_in_memory(
@@ -154,14 +162,35 @@ def build_store(
             write_table(con, _BUILDING, rows)
         else:
             append_rows(con, _BUILDING, rows)
+        if keep:
+            parts.append(journeys)
+        else:  # store rows of this slice now (slices are in customer order)
+            store_rows = _store_rows(journeys)
+            (write_table if written == 0 else append_rows)(con, _BUILDING_STORE, store_rows)
+            customers += len(journeys)
+            sessions += _count_sessions(journeys)
+            store_names = journeys.names  # the given dictionaries, as in every slice
         written += rows.num_rows
-        parts.append(journeys)
-        del rows
+        del rows, journeys
     if written != total:  # a customer range missed rows: never drop events silently
         drop_table(con, _BUILDING)
+        drop_table(con, _BUILDING_STORE)
         raise RuntimeError(f"journey store build: read {written} of {total} events rows")
-    move_table(con, _BUILDING, "events")
-    return keep_store(con, Journeys.concat(parts), minutes, started, in_memory=False)
+    if keep:
+        move_table(con, _BUILDING, "events")
+        return keep_store(con, Journeys.concat(parts), minutes, started, in_memory=False)
+    with atomic(con):  # the events and their store are swapped in together
+        move_table(con, _BUILDING, "events")
+        move_table(con, _BUILDING_STORE, STORE)
+        _write_store_tables(con, store_names, total, minutes, write_table)
+    forget_loaded_stores(con)
+    return StoreReport(
+        events=total,
+        customers=customers,
+        sessions=sessions,
+        inactivity_minutes=minutes,
+        seconds=time.perf_counter() - started,
+    )
 
 
 def _customer_ranges(con, events: ibis.Table, total: int, partition_rows: int):
@@ -338,6 +367,12 @@ def write_store(con, journeys: Journeys, minutes: float, *, in_memory: bool = Fa
     Arrow tables held by the connection instead of written rows (nothing to write; the
     journeys are in memory anyway)."""
     write = _arrow_view if in_memory else write_table
+    write(con, STORE, _store_rows(journeys))
+    return _write_store_tables(con, journeys.names, journeys.n_events, minutes, write)
+
+
+def _store_rows(journeys: Journeys) -> pa.Table:
+    """The ``journey_store`` rows of ``journeys``: one per customer, arrays in order."""
     offsets = journeys.offsets
     columns = {
         "customer_id": pa.array(journeys.customers.astype(str), type=pa.string()),
@@ -345,21 +380,23 @@ def write_store(con, journeys: Journeys, minutes: float, *, in_memory: bool = Fa
         **{k: _list_column(journeys.codes[k], offsets) for k in KINDS},
         "session": _list_column(journeys.session, offsets),
     }
-    write(con, STORE, pa.table(columns))
+    return pa.table(columns)
+
+
+def _write_store_tables(con, names: dict, n_events: int, minutes: float, write) -> datetime:
+    """Write ``journey_store_dict`` and ``journey_store_meta``; returns ``built_at``."""
     dictionary = pa.table(
         {
-            "kind": [k for k in KINDS for _ in journeys.names[k]],
-            "code": pa.array(
-                [i for k in KINDS for i in range(len(journeys.names[k]))], type=pa.int32()
-            ),
-            "name": pa.array([str(n) for k in KINDS for n in journeys.names[k]], pa.string()),
+            "kind": [k for k in KINDS for _ in names[k]],
+            "code": pa.array([i for k in KINDS for i in range(len(names[k]))], type=pa.int32()),
+            "name": pa.array([str(n) for k in KINDS for n in names[k]], pa.string()),
         }
     )
     write(con, STORE_DICT, dictionary)
     built = datetime.now(UTC)  # microseconds: the value read back from the table is equal
     meta = pa.table(
         {
-            "events_rows": pa.array([journeys.n_events], pa.int64()),
+            "events_rows": pa.array([n_events], pa.int64()),
             "inactivity_minutes": pa.array([minutes], pa.float64()),
             "built_at": pa.array([built], pa.timestamp("us", tz="UTC")),
         }
@@ -398,33 +435,40 @@ def forget_loaded_stores(con=None) -> None:
 
 
 def load_store(con) -> Journeys:
-    """The customer-level journeys held in the store."""
-    table = con.table(STORE).to_pyarrow().combine_chunks()
-    offsets = (
-        table["ts"].chunk(0).offsets.to_numpy().astype(np.int64)
-        if table.num_rows
-        else (np.zeros(1, dtype=np.int64))
-    )
+    """The customer-level journeys held in the store.
 
-    def flat(name: str, dtype) -> np.ndarray:
-        if not table.num_rows:
-            return np.zeros(0, dtype=dtype)
-        chunk = table[name].chunk(0)
-        return chunk.flatten().to_numpy(zero_copy_only=False).astype(dtype, copy=False)
-
+    One scan (the columns' rows must line up), then each column is flattened chunk by
+    chunk into numpy and its Arrow buffers let go before the next, so memory holds the
+    store once plus one column, never twice (at 100M events the store is about 2.8 GB).
+    """
+    table = con.table(STORE).to_pyarrow()
+    lengths = [c.value_lengths().to_numpy(zero_copy_only=False) for c in table["ts"].chunks]
+    offsets = np.zeros(table.num_rows + 1, dtype=np.int64)
+    if table.num_rows:
+        np.cumsum(np.concatenate(lengths), out=offsets[1:])
+    customer_ids = table["customer_id"]
+    columns: dict[str, np.ndarray] = {}
+    for name, dtype in [("ts", np.int64), *((k, np.int32) for k in KINDS), ("session", np.int32)]:
+        parts = [c.flatten().to_numpy(zero_copy_only=False) for c in table[name].chunks]
+        table = table.drop_columns([name])
+        columns[name] = (
+            np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+        )
+        del parts
     dictionary = con.table(STORE_DICT).to_pyarrow().to_pydict()
     names = {k: [] for k in KINDS}
     for kind, code, name in zip(
         dictionary["kind"], dictionary["code"], dictionary["name"], strict=True
     ):
         names[kind].append((code, name))
-    customers = np.array(table["customer_id"].to_pylist(), dtype=object)
+    # object array of str straight from Arrow (to_pylist first: 10x slower, 0.25 s at 10M)
+    customers = np.asarray(customer_ids.to_numpy(zero_copy_only=False), dtype=object)
     return Journeys(
         customers=customers,
         keys=customers,
-        offsets=offsets - offsets[0] if len(offsets) else offsets,
-        ts=flat("ts", np.int64),
-        codes={k: flat(k, np.int32) for k in KINDS},
+        offsets=offsets,
+        ts=columns["ts"],
+        codes={k: columns[k] for k in KINDS},
         names={k: np.array([n for _, n in sorted(v)], dtype=object) for k, v in names.items()},
-        session=flat("session", np.int32),
+        session=columns["session"],
     )

@@ -133,6 +133,8 @@ def _revenue(analysis: Any, ids: pd.Series) -> pd.Series:
     ev = analysis.events()
     if "revenue" not in ev.columns:
         return pd.Series(0.0, index=ids.index)
+    # only rows with a revenue (mostly few): the same sums, customers without one get 0 below
+    ev = ev.filter(ev.revenue.notnull())
     sums = ev.group_by("customer_id").aggregate(revenue=ev.revenue.sum()).to_pyarrow()
     found = pc.fill_null(_lookup(ids, sums, "revenue").cast(pa.float64()), 0.0)
     return pd.Series(found.to_numpy(), index=ids.index, dtype=float)

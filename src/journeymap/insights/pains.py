@@ -65,6 +65,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from journeymap.engine.metrics import step_pairs
 from journeymap.insights import stats
 from journeymap.insights.frames import JourneyFrames, journey_frames
 
@@ -207,8 +208,9 @@ class _Context:
     sorted, each journey in the engine's order). Touchpoint, stage and channel are codes
     into sorted dictionaries, so code order is name order and a table indexed by code
     lists names in the order pandas' ``groupby`` would. A *pair* is one customer at one
-    touchpoint (``pair_jid``, ``pair_tp``, its first event ``pair_first``); ``pair`` maps
-    each event to its pair.
+    touchpoint (``pair_jid``, ``pair_tp``, its first event ``pair_first``), in the order
+    of :func:`journeymap.engine.metrics.step_pairs` (touchpoint, then journey), which
+    touchpoint metrics read too; ``pair`` maps each event to its pair.
     """
 
     def __init__(
@@ -237,10 +239,12 @@ class _Context:
         self.same_prev[1:] = jid[1:] == jid[:-1]
         self.same_next = np.zeros(n, dtype=bool)
         self.same_next[:-1] = self.same_prev[1:]
+        # the (customer, touchpoint) pairs touchpoint metrics count: inside
+        # engine.metrics.sharing_step_pairs (a snapshot) built once for both (0.5 s at 10M)
+        pairs = step_pairs(j)
         #: run_start[i]: event i starts a run of one touchpoint (a journey's first event,
-        #: or a touchpoint other than the previous event's)
-        self.run_start = ~self.same_prev
-        self.run_start[1:] |= tp[1:] != tp[:-1]
+        #: or a touchpoint other than the previous event's); read only (cached)
+        self.run_start = pairs.run_start
         rank_of = {s: i for i, s in enumerate(f.stage_order)}
         #: rank of each event's stage in the designed order; -1: no stage or not designed.
         table = np.array([rank_of.get(s, -1) for s in self.stage_names] + [-1], dtype=np.int16)
@@ -256,21 +260,11 @@ class _Context:
         goal_stage = f.stage_of.get(f.goal) if f.goal else None
         self.goal_rank = rank_of.get(goal_stage, len(f.stage_order) - 1)
         self.pre_goal_code = np.array([self.pre_goal(str(t)) for t in self.tp_names], dtype=bool)
-        # pairs: one stable sort of (journey, touchpoint) keys; the first of each run of
-        # equal keys is the pair's first event
-        # (32-bit arrays where the values fit: every 10M-event array is memory to fill)
-        small = len(j) * max(self.n_tp, 1) < 2**31
-        key = jid.astype(np.int32 if small else np.int64) * max(self.n_tp, 1) + tp
-        order = np.argsort(key, kind="stable")
-        key = key[order]
-        new = np.ones(n, dtype=bool)
-        new[1:] = key[1:] != key[:-1]
-        del key
-        self.pair = np.empty(n, dtype=np.int32 if n < 2**31 else np.int64)
-        self.pair[order] = np.cumsum(new, dtype=self.pair.dtype) - 1
-        self.pair_first = order[new]
-        self.pair_jid = jid[self.pair_first]
-        self.pair_tp = tp[self.pair_first]
+        self.pair = pairs.pair_of_event()
+        self.pair_first = pairs.first
+        self.pair_jid = pairs.jid
+        self.pair_tp = pairs.code
+        self.pair_runs = pairs.runs  # visits: runs of the touchpoint in the journey
         self.n_pairs = len(self.pair_first)
         # conversion after the first visit: the journey's last goal event comes later
         last_goal = np.full(self.n_journeys, -1, dtype=np.int64)
@@ -297,11 +291,16 @@ class _Context:
         a count of all); one row per touchpoint that occurs, indexed by name in name order
         (as a pandas ``groupby`` on the names would give)."""
         count = np.bincount(codes, minlength=self.n_tp)
-        present = np.flatnonzero(count > 0)
         columns = {
             name: (count if w is None else np.bincount(codes[w], minlength=self.n_tp))
             for name, w in sums.items()
         }
+        return self.tp_frame(count, columns)
+
+    def tp_frame(self, count: np.ndarray, columns: dict[str, np.ndarray]) -> pd.DataFrame:
+        """:meth:`per_tp`'s frame from counts per touchpoint code already made: the rows
+        of touchpoints whose ``count`` is not 0."""
+        present = np.flatnonzero(count > 0)
         return pd.DataFrame(
             {name: v[present].astype(np.int64) for name, v in columns.items()},
             index=pd.Index(self.tp_names[present].astype(object), name="touchpoint"),
@@ -403,28 +402,34 @@ def _dropoff(ctx: _Context) -> list[dict]:
     # a pair is an exit when its touchpoint is the one its journey ends at
     last_tp = ctx.tp[j.offsets[1:] - 1]
     exit_ = ctx.pair_tp == last_tp[ctx.pair_jid]
-    per_tp = ctx.per_tp(ctx.pair_tp, exits=exit_, n=None)
+    # personas in the order they first appear over the journeys (jid order)
+    persona_code, personas = pd.factorize(ctx.f.customers["persona"], use_na_sentinel=True)
+    n_p = max(len(personas), 1)
+    # Every count below from ONE bincount of the pairs' (touchpoint, persona + 1 (0: none),
+    # exit, converted after the visit): a masked bincount per count cost 0.3 s at 10M.
+    width = (n_p + 1) * 4
+    wide = np.int32 if ctx.n_tp * width < 2**31 else np.int64
+    key = ((persona_code + 1) * 4).astype(wide)[ctx.pair_jid]
+    key += ctx.pair_tp.astype(wide, copy=False) * wide(width)
+    key += exit_
+    key += exit_
+    key += ctx.conv_after
+    counts = np.bincount(key, minlength=ctx.n_tp * width).reshape(ctx.n_tp, n_p + 1, 2, 2)
+    del key
+    n_all = counts.sum(axis=(1, 2, 3))
+    per_tp = ctx.tp_frame(n_all, {"exits": counts[:, :, 1, :].sum(axis=(1, 2)), "n": n_all})
     tps = [t for t in per_tp.index if ctx.pre_goal(t)]
     per_tp = per_tp.loc[tps]  # the goal and later steps are no norm for drop-off
     rows = []
 
-    # personas in the order they first appear over the journeys (jid order)
-    persona_code, personas = pd.factorize(ctx.f.customers["persona"], use_na_sentinel=True)
-    n_p = max(len(personas), 1)
-    pair_persona = persona_code[ctx.pair_jid]
-    # conversion of those who carried on, per touchpoint and per (touchpoint, persona):
-    # one bincount each rather than one scan of all (customer, touchpoint) pairs per candidate
-    stay = ~exit_
-    stay_n = np.bincount(ctx.pair_tp[stay], minlength=ctx.n_tp)
-    stay_conv = np.bincount(ctx.pair_tp[stay & ctx.conv_after], minlength=ctx.n_tp)
-    known = pair_persona >= 0
-    tp_p = ctx.pair_tp * n_p + pair_persona
-    size = ctx.n_tp * n_p
-    n_tp_p = np.bincount(tp_p[known], minlength=size).reshape(ctx.n_tp, n_p)
-    exits_tp_p = np.bincount(tp_p[known & exit_], minlength=size).reshape(ctx.n_tp, n_p)
-    sk = stay & known
-    stay_n_p = np.bincount(tp_p[sk], minlength=size).reshape(ctx.n_tp, n_p)
-    stay_conv_p = np.bincount(tp_p[sk & ctx.conv_after], minlength=size).reshape(ctx.n_tp, n_p)
+    # conversion of those who carried on, per touchpoint and per (touchpoint, persona)
+    stay_n = counts[:, :, 0, :].sum(axis=(1, 2))
+    stay_conv = counts[:, :, 0, 1].sum(axis=1)
+    known = counts[:, 1:]  # customers with a persona
+    n_tp_p = known.sum(axis=(2, 3))
+    exits_tp_p = known[:, :, 1, :].sum(axis=2)
+    stay_n_p = known[:, :, 0, :].sum(axis=2)
+    stay_conv_p = known[:, :, 0, 1]
     code = {str(name): c for c, name in enumerate(ctx.tp_names)}
 
     def make(tp, persona, x, n, x0, n0, norm_words):
@@ -480,14 +485,16 @@ def _slow_steps(ctx: _Context) -> list[dict]:
     if not len(at):
         return []
     # the moves as plain arrays (a DataFrame would copy them into one block: 0.5 s at 10M)
-    cross = rank[at] != rank[at - 1]
+    before = at - 1  # the event each move comes from
+    cross = rank[at] != rank[before]
     ts = ctx.f.journeys.ts
     # seconds from the exact microsecond difference: equal waits stay equal (ties)
     gap_us = ts[at]
-    gap_us -= ts[at - 1]
+    gap_us -= ts[before]
     gap_s = gap_us / 1e6
     move_jid = ctx.jid[at]
-    prev_tp = ctx.tp[at - 1]
+    prev_tp = ctx.tp[before]
+    del before
     wide = np.int32 if ctx.n_tp**2 < 2**31 else np.int64
     step = prev_tp.astype(wide) * max(ctx.n_tp, 1) + ctx.tp[at]  # step id (src, dst)
     if ctx.n_tp**2 < 2**15:  # numpy sorts 16-bit integers by radix (stable, linear time)
@@ -498,8 +505,10 @@ def _slow_steps(ctx: _Context) -> list[dict]:
     pools = {kind: _MovePool(moves, kind) for kind in (False, True)}
     # steps (src, dst) in the order they are first seen; each step's moves in move order
     order = np.argsort(step, kind="stable")
-    starts = np.flatnonzero(np.r_[True, step[order[1:]] != step[order[:-1]]])
-    ends = np.r_[starts[1:], len(order)]
+    # each step's slice of ``order``, from the counts (no gathers of the sorted steps)
+    sizes = np.bincount(step)
+    ends = np.cumsum(sizes[sizes > 0])
+    starts = ends - sizes[sizes > 0]
     rows = []
     for s in np.argsort(order[starts], kind="stable"):
         idx = order[starts[s] : ends[s]]
@@ -563,8 +572,9 @@ class _MovePool:
     A step's norm is the pool without the step's own moves, so the step and its norm
     together are the pool: the Mann-Whitney U of the step is the sum of its ranks in the
     pool, and the norm's order statistics are the pool's with the step's positions skipped.
-    Both come from one sort of the pool: the rank sums of all steps in one ``bincount``, the
-    sorted positions of each step's moves from one stable (radix) sort of the step ids.
+    Both come from one sort of the pool and one stable (radix) sort of the step ids, which
+    gives the sorted positions of each step's moves: a step's rank sum is the sum of its
+    positions (+1 each), with only the tied positions moved to their run's mean rank.
     The arithmetic is scipy's (``mannwhitneyu``, asymptotic with tie and continuity
     correction) and numpy's (median, linear quantile), so the results are the same floats
     as ``stats.mann_whitney_greater`` and ``Series.median``/``quantile`` on the norm.
@@ -580,30 +590,46 @@ class _MovePool:
         rows = np.flatnonzero(cross == kind)
         self.size = len(rows)
         self.step = step = all_steps[rows]
-        self.gap = gap = np.asarray(moves["gap_s"], dtype=float)[rows]
+        self._gap_s, self._rows = moves["gap_s"], rows  # the pool's gaps, when needed
         gap_us = np.asarray(moves["gap_us"])[rows] if "gap_us" in moves else None
-        self.gap_sorted, slot_step = self._sorted(gap, gap_us, step)
+        self.gap_sorted, slot_step = self._sorted(gap_us, step)
+        self.count = np.bincount(step, minlength=self.n_steps)
+        # sorted positions of each step's moves: the slots grouped by step, in slot order
+        small = slot_step.astype(np.int16) if self.n_steps < 2**15 else slot_step
+        self.slots = np.argsort(small, kind="stable")  # (16 bits: radix, linear time)
+        del small
+        self.first_slot = np.r_[0, np.cumsum(self.count)]
         # log10 does not reverse an order, so the logs of the sorted gaps are sorted: the
         # runs of equal logs are the ties, which share their mean rank
-        ranked, rank_step = _log_gap(self.gap_sorted), slot_step
+        ranked = _log_gap(self.gap_sorted)
         if self.size and not (ranked[1:] >= ranked[:-1]).all():  # never seen; to be sure
             by_log = np.argsort(ranked, kind="stable")
             ranked, rank_step = ranked[by_log], slot_step[by_log]
-        starts = np.flatnonzero(np.r_[True, ranked[:-1] != ranked[1:]]) if self.size else []
-        counts = np.diff(np.r_[starts, self.size]).astype(float)
-        mean_rank = np.repeat(np.asarray(starts) + 1 + (counts - 1) / 2, counts.astype(int))
-        self.rank_sum = np.bincount(rank_step, weights=mean_rank, minlength=self.n_steps)
-        self.count = np.bincount(step, minlength=self.n_steps)
-        self.tie_term = np.sum(counts**3 - counts)  # as scipy's: over the tie counts
-        # sorted positions of each step's moves: the slots grouped by step, in slot order
-        if self.n_steps < 2**15:  # numpy sorts 16-bit integers by radix (linear time)
-            slot_step = slot_step.astype(np.int16)
-        self.slots = np.argsort(slot_step, kind="stable")
-        self.first_slot = np.r_[0, np.cumsum(self.count)]
+            ordinal = np.bincount(rank_step, np.arange(1.0, self.size + 1), self.n_steps)
+        else:  # each step's ordinal ranks are its slots + 1: summed as exact integers
+            rank_step = slot_step
+            sums = np.r_[0, np.cumsum(self.slots)][self.first_slot]
+            ordinal = (np.diff(sums) + self.count).astype(float)
+        # Ties: only the slots in a run of equal logs move from their ordinal rank to the
+        # run's mean rank. Every rank and sum is a whole or half number far below 2**53,
+        # so these sums are exact: the same floats as summing the mean ranks themselves.
+        eq = ranked[1:] == ranked[:-1]  # eq[i]: slot i + 1 ties with slot i
+        tied = np.flatnonzero(np.r_[eq, False] | np.r_[False, eq])
+        head = np.ones(len(tied), dtype=bool)  # first slot of each run of ties
+        head[1:] = ~eq[tied[1:] - 1]
+        run_at = np.flatnonzero(head)
+        lengths = np.diff(np.r_[run_at, len(tied)]).astype(float)
+        mean_rank = tied[run_at] + 1 + (lengths - 1) / 2
+        shift = np.repeat(mean_rank, lengths.astype(np.int64)) - (tied + 1)
+        self.rank_sum = ordinal + np.bincount(rank_step[tied], shift, self.n_steps)
+        self.tie_term = np.sum(lengths**3 - lengths)  # as scipy's: over the tie counts
 
-    def _sorted(
-        self, gap: np.ndarray, gap_us: np.ndarray | None, step: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def gap(self) -> np.ndarray:
+        """The pool's gaps in seconds, in move order."""
+        return np.asarray(self._gap_s, dtype=float)[self._rows]
+
+    def _sorted(self, gap_us: np.ndarray | None, step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The gaps in order and the step of each. With whole microseconds that leave room
         for the step id in an int64, one plain sort of ``gap_us << bits | step`` gives
         both (about twice as fast as ``argsort`` and its gathers); equal gaps may come in
@@ -614,6 +640,7 @@ class _MovePool:
         ):
             packed = np.sort((gap_us.astype(np.int64) << bits) | step)
             return (packed >> bits) / 1e6, packed & ((1 << bits) - 1)
+        gap = self.gap
         by_gap = np.argsort(gap)
         return gap[by_gap], step[by_gap]
 
@@ -677,8 +704,7 @@ def _duration(seconds: float) -> str:
 def _loops(ctx: _Context) -> list[dict]:
     # Runs of the same touchpoint collapse: a a b counts once, a b a is a return (loop).
     runs = np.flatnonzero(ctx.run_start)
-    visits = np.bincount(ctx.pair[runs], minlength=ctx.n_pairs)
-    loop = visits >= 2  # per pair
+    loop = ctx.pair_runs >= 2  # per pair
     per_tp = ctx.per_tp(ctx.pair_tp, loops=loop, n=None)
     partners = _loop_partners(ctx, runs, loop)
     rows = []
@@ -830,7 +856,10 @@ def _top_themes(analysis: Any) -> dict[str, tuple[str, float]]:
 
 def _support_after(ctx: _Context) -> list[dict]:
     wanted = [c for c, name in enumerate(ctx.channel_names) if name in ctx.support_channels]
-    support = np.unique(ctx.tp[np.isin(ctx.channel, wanted)]) if wanted else np.array([], int)
+    support = np.array([], int)
+    if wanted:  # touchpoints with an event on a support channel, counted (no sort)
+        on_support = np.bincount(ctx.tp[np.isin(ctx.channel, wanted)], minlength=ctx.n_tp)
+        support = np.flatnonzero(on_support)
     if not len(support):
         return []
     n = len(ctx.tp)
@@ -930,7 +959,10 @@ def _channel_switch(ctx: _Context) -> list[dict]:
     rows = []
     for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
         g = group[by_group[lo]]
-        who = np.unique(ctx.jid[at[by_group[lo:hi]]])
+        # the group's switches in event order (stable sort), so their journeys come sorted:
+        # the distinct ones are the changes (np.unique would sort them again)
+        jids = ctx.jid[at[by_group[lo:hi]]]
+        who = jids[np.r_[True, jids[1:] != jids[:-1]]]
         tp, channel = ctx.tp_name(g // n_ch), str(ctx.channel_names[g % n_ch])
         stage = f.stage_of.get(tp)
         code = ctx.f.journeys.code_of(stage, "stage") if stage is not None else -1

@@ -150,6 +150,14 @@ def collect_outputs(
     when the engine offers them, else from ``journeymap.voice.api``; when neither exists
     the snapshot says so in ``meta.notes`` rather than dropping the lane silently.
     """
+    from journeymap.engine.metrics import sharing_step_pairs  # (here: the engine is heavy)
+
+    # touchpoint metrics and pain detection read one set of (customer, touchpoint) pairs
+    with sharing_step_pairs():
+        return _collect(analysis, funnel_steps, flow_steps)
+
+
+def _collect(analysis: Any, funnel_steps: Sequence[str] | None, flow_steps: int) -> EngineOutputs:
     stage = analysis.stage_metrics()
     tps = analysis.touchpoint_metrics()
     out = EngineOutputs(stage_metrics=stage, touchpoint_metrics=tps)

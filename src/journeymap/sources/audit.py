@@ -148,8 +148,12 @@ class AuditReport:
 
 
 def audit(ws: Any, *, now: dt.datetime | None = None) -> AuditReport:
-    """Audit a workspace's warehouse (``ws.audit()``)."""
-    return audit_in(ws.con, ws.settings, now=now)
+    """Audit a workspace's warehouse (``ws.audit()``).
+
+    On a Spark workspace the data tables are Spark's and ``quarantine`` is in the DuckDB
+    file (``ws.table`` knows which is where).
+    """
+    return audit_in(ws.con, ws.settings, now=now, quarantine=ws.table("quarantine"))
 
 
 def audit_in(
@@ -157,8 +161,13 @@ def audit_in(
     settings: Mapping[str, Any] | None = None,
     *,
     now: dt.datetime | None = None,
+    quarantine: ir.Table | None = None,
 ) -> AuditReport:
-    """:func:`audit` on a bare Ibis connection holding the canonical tables."""
+    """:func:`audit` on a bare Ibis connection holding the canonical tables.
+
+    ``quarantine`` overrides the connection's own ``quarantine`` table (a Spark
+    workspace keeps it in its DuckDB file).
+    """
     cfg = audit_settings(settings)
     now = now or dt.datetime.now(dt.UTC)
     if now.tzinfo is None:
@@ -168,6 +177,7 @@ def audit_in(
     fb = con.table("feedback") if "feedback" in present else None
     cu = con.table("customers") if "customers" in present else None
     qu = con.table("quarantine") if "quarantine" in present else None
+    qu = quarantine if quarantine is not None else qu
     report = AuditReport(generated_at=now, settings=cfg)
     f = report.frames
     s = report.summary
@@ -307,12 +317,7 @@ def _clock_skew(ev: ir.Table | None, cfg: AuditSettings) -> pd.DataFrame:
     for source in sources:  # a loop over sources (a handful), each one set-based query
         own = base.filter(base._src == source).select(c=base._c, ts=base._ts)
         other = base.filter(base._src != source).select(oc=base._c, ots=base._ts)
-        gaps = []
-        for on in ("before", "after"):
-            cond = own.ts >= other.ots if on == "before" else own.ts <= other.ots
-            j = own.asof_join(other, on=cond, predicates=[own.c == other.oc])
-            gaps.append(j.select(c=j.c, ts=j.ts, gap=j.ts.epoch_seconds() - j.ots.epoch_seconds()))
-        both = gaps[0].join(gaps[1], [gaps[0].c == gaps[1].c, gaps[0].ts == gaps[1].ts])
+        both = _before_after(own, other, window_s)
         g0, g1 = both.gap, both.gap_right
         nearest = ibis.cases(
             (g0.isnull(), g1),
@@ -346,6 +351,41 @@ def _clock_skew(ev: ir.Table | None, cfg: AuditSettings) -> pd.DataFrame:
     if not rows:
         return _frame(empty)
     return pd.DataFrame(rows).astype({"n": "int64", "flagged": "bool"})
+
+
+def _before_after(own: ir.Table, other: ir.Table, window_s: float) -> ir.Table:
+    """Per event of ``own`` (``c``, ``ts``): signed seconds to the nearest ``other`` event
+    of the same customer before it (``gap`` >= 0) and after it (``gap_right`` <= 0).
+
+    The one place that picks the form. DuckDB: two ASOF joins, joined on (customer, ts),
+    so an event repeated k times at one instant counts k * k times. Spark has no ASOF
+    join: the events' distinct (customer, ts) are joined with the other events within
+    ``window_s`` either side (only those can be kept), the nearest each way aggregated,
+    and the rows repeated k * k times by a self-join, so both give the same gaps (a
+    nearest event beyond the window is dropped by the caller on DuckDB, never found here).
+    """
+    from journeymap.workspace.backend import is_spark
+
+    if not is_spark(own.get_backend()):
+        gaps = []
+        for on in ("before", "after"):
+            cond = own.ts >= other.ots if on == "before" else own.ts <= other.ots
+            j = own.asof_join(other, on=cond, predicates=[own.c == other.oc])
+            gaps.append(j.select(c=j.c, ts=j.ts, gap=j.ts.epoch_seconds() - j.ots.epoch_seconds()))
+        return gaps[0].join(gaps[1], [gaps[0].c == gaps[1].c, gaps[0].ts == gaps[1].ts])
+    window = ibis.interval(seconds=math.ceil(window_s))
+    keys = own.select("c", "ts").distinct()
+    near = keys.join(
+        other, [keys.c == other.oc, other.ots >= keys.ts - window, other.ots <= keys.ts + window]
+    )
+    # seconds with their fraction (Spark's unix_timestamp would drop it; DuckDB's epoch keeps it)
+    gap = near.ts.cast("float64") - near.ots.cast("float64")
+    near = near.mutate(_gap=gap)
+    per = near.group_by(["c", "ts"]).aggregate(
+        gap=near._gap.min(where=near._gap >= 0), gap_right=near._gap.max(where=near._gap <= 0)
+    )
+    rows = own.join(own.view(), ["c", "ts"]).select("c", "ts")  # k * k rows, as DuckDB's
+    return rows.left_join(per, ["c", "ts"]).select("c", "ts", "gap", "gap_right")
 
 
 def _one_event(ev: ir.Table | None) -> pd.DataFrame:

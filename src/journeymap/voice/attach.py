@@ -11,9 +11,14 @@ Rules, in order (docs/contracts.md, refresh pipeline):
    ``no_customer_or_time`` (customer_id or ts missing), ``no_event_before`` (no mapped
    event at or before the response), ``outside_window`` (the last one is too old).
 
-The matching is one DuckDB ASOF join through Ibis. ``sentiment`` is the VADER compound
-of ``text`` from the ``sentiment_cache`` table (NULL when the text is empty); only texts
-never seen before are scored (see :mod:`journeymap.voice.sentiment`).
+The matching is one ASOF join through Ibis on DuckDB; Spark has no ASOF join (Ibis
+refuses it), so there the same rule is a join of each response with the customer's mapped
+events inside the window plus each customer's first mapped event (:func:`_last_event`,
+the one place that picks the form). ``sentiment`` is the VADER compound of ``text`` from
+the ``sentiment_cache`` table (NULL when the text is empty); only texts never seen before
+are scored (see :mod:`journeymap.voice.sentiment`). On a Spark workspace the cache stays
+in the workspace's DuckDB file (it outlives the Spark session) and a copy is joined in
+Spark.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from journeymap.voice.sentiment import cache_table, fill_cache, has_text, text_hash
+from journeymap.voice.sentiment import cache_for, fill_cache, has_text, text_hash
 from journeymap.voice.settings import voice_settings
 from journeymap.voice.spec_view import touchpoint_ids
+from journeymap.workspace import backend
 
 UNATTACHED_REASONS = ("no_customer_or_time", "no_event_before", "outside_window")
 
@@ -75,7 +81,13 @@ def attach_feedback(ws: Any, *, progress: bool = True) -> AttachReport:
     """
     transaction = getattr(ws, "transaction", None)
     with transaction() if transaction is not None else nullcontext():
-        return attach_feedback_in(ws.con, touchpoint_ids(ws.spec), ws.settings, progress=progress)
+        return attach_feedback_in(
+            ws.con,
+            touchpoint_ids(ws.spec),
+            ws.settings,
+            progress=progress,
+            cache_con=getattr(ws, "state", ws.con),
+        )
 
 
 def attach_feedback_in(
@@ -85,10 +97,13 @@ def attach_feedback_in(
     *,
     progress: bool = False,
     workers: int | None = None,
+    cache_con: ibis.BaseBackend | None = None,
 ) -> AttachReport:
     """:func:`attach_feedback` on a bare Ibis connection holding ``feedback`` and ``events``.
 
-    ``workers`` processes score new texts (default: every core).
+    ``workers`` processes score new texts (default: every core). ``cache_con`` holds the
+    ``sentiment_cache`` table (default ``con``; a Spark workspace keeps it in its DuckDB
+    file).
     """
     vs = voice_settings(settings)
     report = AttachReport(window_hours=vs.attach_window_hours)
@@ -103,8 +118,11 @@ def attach_feedback_in(
         columns.append("touchpoint_given")
 
     attached = _attached(con, fb, tables, set(touchpoints), vs.attach_window_hours)
-    report.texts_scored = fill_cache(con, fb.text, workers=workers, progress=progress)
-    cache = cache_table(con)
+    cache_con = con if cache_con is None else cache_con
+    report.texts_scored = fill_cache(
+        con, fb.text, workers=workers, progress=progress, cache_con=cache_con
+    )
+    cache, cache_copy = cache_for(con, cache_con)
     cache = cache.select(_cache_hash=cache.text_hash, _cached=cache.sentiment)
     keyed = attached.mutate(
         _hash=ibis.ifelse(has_text(attached.text), text_hash(attached.text), ibis.null("string"))
@@ -123,9 +141,8 @@ def attach_feedback_in(
         _given_unknown=scored._given_unknown,
     )
     tmp = "_voice_feedback_attached"
-    con.create_table(tmp, result, overwrite=True)
     try:
-        staged = con.table(tmp)
+        staged = backend.write_table(con, tmp, result, temp=True)
         counts = staged.group_by(method="_method", unknown="_given_unknown").aggregate(
             n=staged.count()
         )
@@ -139,9 +156,11 @@ def attach_feedback_in(
                 report.by_event += n
             else:
                 report.unattached[row.method] += n
-        con.create_table("feedback", staged.drop("_method", "_given_unknown"), overwrite=True)
+        backend.write_table(con, "feedback", staged.drop("_method", "_given_unknown"))
     finally:
-        con.drop_table(tmp, force=True)
+        backend.drop_table(con, tmp)
+        if cache_copy:
+            backend.drop_table(con, cache_copy)
     return report
 
 
@@ -162,12 +181,8 @@ def _attached(
         )
         ev = ev.mutate(_rank=rank).filter(lambda t: t._rank == 0)
         ev = ev.select(_ev_customer=ev.customer_id, _ev_ts=ev.ts, _ev_touchpoint=ev.touchpoint)
-        joined = fb.asof_join(
-            ev, on=fb.ts >= ev._ev_ts, predicates=[fb.customer_id == ev._ev_customer]
-        )
         window = ibis.interval(seconds=round(window_hours * 3600))
-        has_event = joined._ev_touchpoint.notnull()
-        within = has_event & (joined._ev_ts >= joined.ts - window)
+        joined, has_event, within = _last_event(con, fb, ev, window)
     else:
         joined = fb.mutate(_ev_touchpoint=ibis.null("string"))
         has_event = ibis.literal(False)
@@ -189,4 +204,49 @@ def _attached(
         _touchpoint=touchpoint,
         _method=method,
         _given_unknown=(given.notnull() & ~given_ok).fill_null(False),
-    ).drop(*[c for c in ("_ev_customer", "_ev_ts", "_ev_touchpoint") if c in joined.columns])
+    ).drop(*[c for c in _EV_COLUMNS if c in joined.columns])
+
+
+#: Helper columns of :func:`_last_event`, dropped once the method is known.
+_EV_COLUMNS = ("_ev_customer", "_ev_ts", "_ev_touchpoint", "_first_customer", "_first_ts")
+
+
+def _last_event(
+    con: ibis.BaseBackend, fb: ir.Table, ev: ir.Table, window: ir.IntervalScalar
+) -> tuple[ir.Table, ir.BooleanValue, ir.BooleanValue]:
+    """``fb`` with ``_ev_touchpoint`` (the last mapped event at or before ``ts`` if within
+    ``window``), and the conditions "has a mapped event at or before" and "within window".
+
+    ``ev`` has one row per (``_ev_customer``, ``_ev_ts``). The one place that picks the
+    join's form: DuckDB's ASOF join (one sort-merge pass); Spark has no ASOF join, so
+    there the responses (distinct customer and time) are joined with the customer's events
+    inside the window (few per response), the latest kept, plus each customer's first
+    mapped event to tell "no event before" from "outside the window". Same rows on both
+    (tests/spark/test_voice.py).
+    """
+    if not backend.is_spark(con):
+        joined = fb.asof_join(
+            ev, on=fb.ts >= ev._ev_ts, predicates=[fb.customer_id == ev._ev_customer]
+        )
+        has_event = joined._ev_touchpoint.notnull()
+        return joined, has_event, has_event & (joined._ev_ts >= joined.ts - window)
+    asked = fb.select(_q_customer=fb.customer_id, _q_ts=fb.ts).distinct()
+    near = asked.join(
+        ev,
+        [
+            asked._q_customer == ev._ev_customer,
+            ev._ev_ts <= asked._q_ts,
+            ev._ev_ts >= asked._q_ts - window,
+        ],
+    )
+    latest = near.group_by(["_q_customer", "_q_ts"]).aggregate(_last_ts=near._ev_ts.max())
+    latest = latest.join(
+        ev, [latest._q_customer == ev._ev_customer, latest._last_ts == ev._ev_ts]
+    ).select("_q_customer", "_q_ts", "_ev_ts", "_ev_touchpoint")
+    first = ev.group_by(_first_customer=ev._ev_customer).aggregate(_first_ts=ev._ev_ts.min())
+    joined = fb.left_join(
+        latest, [fb.customer_id == latest._q_customer, fb.ts == latest._q_ts]
+    ).drop("_q_customer", "_q_ts")
+    joined = joined.left_join(first, joined.customer_id == first._first_customer)
+    has_event = joined._first_ts.notnull() & (joined._first_ts <= joined.ts)
+    return joined, has_event.fill_null(False), joined._ev_touchpoint.notnull()

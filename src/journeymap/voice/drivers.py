@@ -26,7 +26,6 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
 from journeymap.voice.emotions import with_emotion
 from journeymap.voice.groups import touchpoints_by_stage
@@ -127,6 +126,8 @@ def _corr(x: pd.Series, y: pd.Series, *, spearman: bool) -> float:
     """Spearman or Pearson r; NaN with fewer than 3 pairs or a constant side."""
     if len(x) < 3 or x.nunique() < 2 or y.nunique() < 2:
         return float("nan")
+    from scipy import stats as scipy_stats  # here: scipy.stats costs ~1 s to import
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fn = scipy_stats.spearmanr if spearman else scipy_stats.pearsonr

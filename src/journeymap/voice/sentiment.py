@@ -18,9 +18,10 @@ from collections.abc import Sequence
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
+import pyarrow as pa
 
 from journeymap.voice.pool import pool_map
+from journeymap.workspace.backend import append_rows, write_table
 
 CACHE_TABLE = "sentiment_cache"
 CACHE_SCHEMA = ibis.schema({"text_hash": "string", "sentiment": "float64"})
@@ -84,8 +85,23 @@ def text_hash(text: ir.StringValue) -> ir.StringValue:
 def cache_table(con: ibis.BaseBackend) -> ir.Table:
     """The ``sentiment_cache`` table, created empty on first use."""
     if CACHE_TABLE not in con.list_tables():
-        con.create_table(CACHE_TABLE, schema=CACHE_SCHEMA)
+        # the portable write: a table on DuckDB, a session temp view on a bare Spark
+        # connection (a Spark workspace keeps its cache in the DuckDB file instead)
+        return write_table(con, CACHE_TABLE, CACHE_SCHEMA.to_pyarrow().empty_table())
     return con.table(CACHE_TABLE)
+
+
+def cache_for(con: ibis.BaseBackend, cache_con: ibis.BaseBackend) -> tuple[ir.Table, str | None]:
+    """The sentiment cache as a table on ``con``, to join with ``con``'s feedback there.
+
+    Returns (table, name of a scratch copy to drop afterwards or None). When the cache
+    lives on ``con`` it is the table itself; otherwise (a Spark workspace) the cache rows
+    are copied into a temp view with the backend's portable write.
+    """
+    if cache_con is con:
+        return cache_table(con), None
+    name = "_voice_sentiment_cache"
+    return write_table(con, name, cache_table(cache_con).to_pyarrow(), temp=True), name
 
 
 def fill_cache(
@@ -94,18 +110,32 @@ def fill_cache(
     *,
     workers: int | None = None,
     progress: bool = False,
+    cache_con: ibis.BaseBackend | None = None,
 ) -> int:
     """Score every distinct text of ``texts`` missing from the cache; return how many.
 
     ``texts`` is a string column of any table on ``con``; NULL and blank texts are skipped.
+    The cache lives on ``cache_con`` (default ``con``); when that is another database (a
+    Spark workspace's DuckDB file) the distinct texts are fetched and compared there.
     """
-    cache = cache_table(con)
+    cache_con = con if cache_con is None else cache_con
+    cache = cache_table(cache_con)
     source = texts.name("text").as_table()
     source = source.filter(has_text(source.text))
     distinct = source.select(text_hash=text_hash(source.text), text=source.text).distinct()
-    todo = distinct.anti_join(cache, "text_hash").to_pandas()
+    if cache_con is con:
+        todo = distinct.anti_join(cache, "text_hash").to_pandas()
+    else:
+        fetched = ibis.memtable(distinct.to_pyarrow())
+        todo = cache_con.to_pandas(fetched.anti_join(cache, "text_hash"))
     if todo.empty:
         return 0
     scores = score_texts(todo["text"].tolist(), workers=workers, progress=progress)
-    con.insert(CACHE_TABLE, pd.DataFrame({"text_hash": todo["text_hash"], "sentiment": scores}))
+    rows = pa.table(
+        {
+            "text_hash": pa.array(todo["text_hash"], pa.string()),
+            "sentiment": pa.array(scores, pa.float64()),
+        }
+    )
+    append_rows(cache_con, CACHE_TABLE, rows)
     return len(todo)

@@ -73,6 +73,10 @@ class WebConfig:
 def create_app(config: WebConfig) -> FastAPI:
     """The app for one workspace (opened now; closed when the app shuts down)."""
     ws = journeymap.open(config.workspace)
+    if ws.on_spark and not ws.refreshed_on_spark:
+        # A new Spark session holds only the raw mapped tables: derive identities,
+        # sessions and the journey store once before serving (docs/spark.md).
+        ws.refresh()
     wh = data.Warehouse(ws)
     state = AppState(config.db_url or default_url(ws.path))
     editing.ensure_baseline(state, ws.spec_path)

@@ -80,7 +80,7 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
         clean = {}
         for k, v in row.items():
             if isinstance(v, pd.Timestamp):
-                v = v.isoformat()
+                v = _utc(v).isoformat()
             elif hasattr(v, "item") and not isinstance(v, list | dict):
                 try:
                     v = v.item()
@@ -111,8 +111,14 @@ def _plain(v: Any) -> Any:
     if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
         return None
     if isinstance(v, pd.Timestamp):
-        return v.isoformat()
+        return _utc(v).isoformat()
     return v
+
+
+def _utc(v: pd.Timestamp) -> pd.Timestamp:
+    """Timestamps are UTC instants everywhere; Spark's come back without a zone (Ibis
+    reads its TIMESTAMP as naive), so the JSON says UTC on both backends."""
+    return v.tz_localize("UTC") if v.tzinfo is None and v is not pd.NaT else v
 
 
 # -- the map -----------------------------------------------------------------------------

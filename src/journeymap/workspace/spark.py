@@ -144,7 +144,7 @@ def map_tables(
         if source != canonical:
             frame.createOrReplaceTempView(canonical)
         elif add:
-            frame.localCheckpoint(eager=True).createOrReplaceTempView(canonical)
+            materialise(session, frame).createOrReplaceTempView(canonical)
         mapped[canonical] = source
     return mapped
 
@@ -168,8 +168,8 @@ def _spark_type(dtype: Any) -> str:
 def write_view(con: ibis.BaseBackend, name: str, obj: ibis.Table | pa.Table) -> ibis.Table:
     """Temp view ``name`` over ``obj`` (an Ibis expression or Arrow table), materialised.
 
-    ``localCheckpoint(eager=True)`` computes the rows once and cuts the lineage, so the view
-    no longer depends on the views it was computed from: ``events`` can be rewritten from
+    The rows are computed once and the lineage cut (:func:`materialise`), so the view no
+    longer depends on the views it was computed from: ``events`` can be rewritten from
     ``events``, and iterations do not pile up plans.
     """
     session = _session(con)
@@ -178,8 +178,31 @@ def write_view(con: ibis.BaseBackend, name: str, obj: ibis.Table | pa.Table) -> 
     else:
         con._run_pre_execute_hooks(obj)  # registers memtables the expression reads
         frame = session.sql(con.compile(obj))
-    frame.localCheckpoint(eager=True).createOrReplaceTempView(name)
+    materialise(session, frame).createOrReplaceTempView(name)
     return con.table(name)
+
+
+def materialise(session, frame):
+    """``frame`` computed once (``localCheckpoint``), as a plan that keeps no size estimate.
+
+    A checkpoint keeps the optimiser's size estimate of the plan it came from, and Spark
+    estimates a join as the *product* of its inputs' sizes: label propagation rewrites a
+    view from joins of itself, so the estimate's digits tripled at every iteration (a
+    BigInteger of millions of digits after a dozen), and planning each later query over
+    those views took minutes (the stitch of 1M events: 35 minutes, almost all planning).
+    Re-wrapping the checkpointed rows as a new DataFrame drops the estimate (Spark then
+    assumes "large", as for any table without statistics). On Spark Connect, which has
+    no JVM handle, the checkpoint is used as it is.
+    """
+    checkpointed = frame.localCheckpoint(eager=True)
+    jsession = getattr(session, "_jsparkSession", None)
+    if jsession is None:
+        return checkpointed
+    from pyspark.sql import DataFrame
+
+    jdf = checkpointed._jdf  # rows read from the checkpoint's blocks, one pass each query
+    fresh = jsession.internalCreateDataFrame(jdf.queryExecution().toRdd(), jdf.schema(), False)
+    return DataFrame(fresh, session)
 
 
 def _empty_frame(session, table: pa.Table):
@@ -194,7 +217,7 @@ def append_view(con: ibis.BaseBackend, name: str, rows: pa.Table) -> None:
     """Add Arrow ``rows`` to the temp view ``name`` (by column name)."""
     session = _session(con)
     combined = session.table(name).unionByName(session.createDataFrame(rows))
-    combined.localCheckpoint(eager=True).createOrReplaceTempView(name)
+    materialise(session, combined).createOrReplaceTempView(name)
 
 
 def drop_view(con: ibis.BaseBackend, name: str) -> None:
@@ -209,9 +232,133 @@ def move_view(con: ibis.BaseBackend, old: str, new: str) -> None:
     session.catalog.dropTempView(old)
 
 
+#: Workspaces refreshed in a live Spark session: (id of the session, workspace folder).
+#: Their canonical views hold derived data (stitched ids, mapping, sessions, the store),
+#: so opening the workspace again in the same session reuses them (``journeymap serve``
+#: in a notebook, a second ``journeymap.open``) instead of re-mapping the raw tables.
+_REFRESHED: set[tuple[int, str]] = set()
+
+
 def open_warehouse(warehouse: Mapping[str, Any], *, where: str | Path = "") -> ibis.BaseBackend:
     """The Spark side of a workspace: a connection from ``[warehouse]`` with the tables of
-    ``[warehouse.tables]`` mapped to their canonical names (:func:`map_tables`)."""
+    ``[warehouse.tables]`` mapped to their canonical names (:func:`map_tables`), unless
+    this session already holds the workspace's refreshed views (:func:`is_refreshed`)."""
     con = connect(None, warehouse)
-    map_tables(con, warehouse.get("tables") or {}, where=f"{where}: " if where else "")
+    if not is_refreshed(con, where):
+        remap(con, warehouse, where=where)
     return con
+
+
+def remap(con: ibis.BaseBackend, warehouse: Mapping[str, Any], *, where: str | Path = "") -> None:
+    """Point the canonical views at the raw mapped tables again (a full refresh starts
+    here, so it re-reads what the user's pipeline wrote since)."""
+    _REFRESHED.discard((id(_session(con)), str(where)))
+    map_tables(con, warehouse.get("tables") or {}, where=f"{where}: " if where else "")
+
+
+def mark_refreshed(con: ibis.BaseBackend, where: str | Path) -> None:
+    """Record that this session's canonical views hold workspace ``where``'s refresh."""
+    _REFRESHED.add((id(_session(con)), str(where)))
+
+
+def is_refreshed(con: ibis.BaseBackend, where: str | Path) -> bool:
+    """Whether this session holds workspace ``where``'s refreshed views (still there)."""
+    session = _session(con)
+    return (id(session), str(where)) in _REFRESHED and session.catalog.tableExists("events")
+
+
+def analyze_table(
+    con: ibis.BaseBackend,
+    table: str,
+    *,
+    customer: str = "customer_id",
+    event: str = "event",
+    ts: str = "ts",
+    channel: str | None = None,
+    event_id: str | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> Any:
+    """An :class:`~journeymap.engine.Analysis` of one table of events on an Ibis connection.
+
+    The counterpart of ``journeymap.analyze_events`` for events that already sit in a
+    database. On Spark the events stay there: ``table`` (``"db.table"`` allowed) becomes
+    the session's canonical ``events`` temp view (event names stand for touchpoints, as
+    in ``analyze_events``), the journey store is built by the same ``build_store`` as a
+    workspace refresh, and the questions run as on a Spark workspace. The user's table is
+    never written. On any other backend the named columns are fetched once into
+    ``analyze_events``' own temporary database (its tie rule and checks).
+
+    Without ``event_id`` Spark numbers the rows with ``monotonically_increasing_id``:
+    only events of one customer with the same time *and* name are ordered by it, and
+    those are the same step, so no answer depends on it.
+    """
+    columns = {"customer_id": customer, "event": event, "ts": ts}
+    if channel:
+        columns["channel"] = channel
+    if event_id:
+        columns["event_id"] = event_id
+    if con.name != "pyspark":
+        from journeymap.engine import analyze_events
+
+        rows = con.table(table).select(*dict.fromkeys(columns.values())).to_pyarrow()
+        return analyze_events(
+            rows,
+            customer=customer,
+            event=event,
+            ts=ts,
+            channel=channel,
+            event_id=event_id,
+            settings=dict(settings or {}),
+        )
+    from types import SimpleNamespace
+
+    from journeymap.engine import Analysis
+    from journeymap.engine.store import build_store
+
+    session = _session(con)
+    if not session.catalog.tableExists(table):
+        raise SparkSetupError(f"analyze_table: no table {table!r} in the Spark session")
+    frame = session.table(table)
+    missing = [f"{name}={given!r}" for name, given in columns.items() if given not in frame.columns]
+    if missing:
+        raise SparkSetupError(
+            f"analyze_table: Spark table {table!r} has no column(s) {', '.join(missing)}; "
+            f"its columns: {', '.join(frame.columns)}"
+        )
+
+    def col(name: str) -> str:
+        return "`" + columns[name].replace("`", "``") + "`"
+
+    source = str(table).replace("'", "\\'")
+    canonical = frame.selectExpr(
+        f"CAST({col('event_id')} AS STRING) AS event_id"
+        if event_id
+        else "lpad(CAST(monotonically_increasing_id() AS STRING), 20, '0') AS event_id",
+        f"CAST({col('customer_id')} AS STRING) AS customer_id",
+        f"CAST({col('ts')} AS TIMESTAMP) AS ts",
+        f"CAST({col('event')} AS STRING) AS event",
+        f"CAST({col('channel')} AS STRING) AS channel"
+        if channel
+        else "CAST(NULL AS STRING) AS channel",
+        f"CAST({col('event')} AS STRING) AS touchpoint",
+        "CAST(NULL AS STRING) AS stage",
+        "CAST(NULL AS STRING) AS session_id",
+        f"'{source}' AS source",
+    ).localCheckpoint(eager=True)
+    empty = canonical.selectExpr(
+        "count_if(customer_id IS NULL OR customer_id = '') AS customer_id",
+        "count_if(ts IS NULL) AS ts",
+        "count_if(event IS NULL OR event = '') AS event",
+    ).first()
+    bad = {name: int(empty[name]) for name in ("customer_id", "ts", "event") if empty[name]}
+    if bad:
+        raise SparkSetupError(
+            f"analyze_table: Spark table {table!r}: "
+            + "; ".join(f"{n} row(s) with an empty {columns[k]!r} ({k})" for k, n in bad.items())
+            + " (a time that does not parse as a timestamp is empty too); "
+            "filter or fill them first, nothing is dropped silently"
+        )
+    canonical.createOrReplaceTempView("events")
+    settings = dict(settings or {})
+    build_store(SimpleNamespace(con=con, spec=None, settings=settings))
+    return Analysis(con, None, settings)

@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 SPEC_FILE = "journey.yaml"
 #: Tables that stay in the DuckDB file when the data tables are in Spark.
 STATE_TABLES: frozenset[str] = frozenset({"quarantine", "batches", "workspace_meta"})
-#: Refresh steps with no Spark form yet (see :meth:`Workspace.refresh`).
-NOT_ON_SPARK: frozenset[str] = frozenset({"attach"})
 STATE_DIR = ".journeymap"
 HISTORY_DIR = ".journeymap/history"
 
@@ -79,7 +77,7 @@ class Workspace:
         if self.on_spark:
             from journeymap.workspace.spark import open_warehouse
 
-            self.con = open_warehouse(self.settings["warehouse"], where=self.path / SETTINGS_FILE)
+            self.con = open_warehouse(self.settings["warehouse"], where=self._settings_file)
         self._spec: Any = None
         self._spec_stamp: tuple[int, int] | None = None
         self._tx_depth = 0
@@ -113,6 +111,10 @@ class Workspace:
 
             atomic_write_text(spec_file, starter_spec_text())
         return cls(root)
+
+    @property
+    def _settings_file(self) -> Path:
+        return self.path / SETTINGS_FILE
 
     @property
     def on_spark(self) -> bool:
@@ -252,15 +254,32 @@ class Workspace:
     def refresh(self, steps: Any = None) -> RefreshReport:
         """Re-derive everything below the raw data (docs/contracts.md, refresh pipeline).
 
-        On Spark the steps are stitching, mapping and the journey store; feedback
-        attachment (an as-of join Ibis has no Spark form for) is not run there, so Spark
-        feedback keeps the touchpoint and sentiment it was given (docs/spark.md).
+        The same steps on DuckDB and on Spark (docs/spark.md, what runs where). On Spark a
+        full refresh first points the canonical views at the mapped tables again (so it
+        re-reads them), and the session then keeps the derived views for this workspace:
+        opening it again in the same process (``journeymap serve`` from a notebook) reuses
+        them; a new process refreshes once (``serve`` does so when it starts).
         """
-        from journeymap.workspace.refresh import default_steps, refresh
+        from journeymap.workspace.refresh import refresh
 
-        if steps is None and self.on_spark:
-            steps = [(name, step) for name, step in default_steps() if name not in NOT_ON_SPARK]
-        return refresh(self, steps=steps)
+        if not self.on_spark:
+            return refresh(self, steps=steps)
+        from journeymap.workspace import spark
+
+        if steps is None:
+            spark.remap(self.con, self.settings["warehouse"], where=self._settings_file)
+        report = refresh(self, steps=steps)
+        if steps is None:
+            spark.mark_refreshed(self.con, self._settings_file)
+        return report
+
+    @property
+    def refreshed_on_spark(self) -> bool:
+        """On Spark: whether this session holds this workspace's refreshed views (else the
+        views are the raw mapped tables: no identities, sessions or journey store yet)."""
+        from journeymap.workspace import spark
+
+        return self.on_spark and spark.is_refreshed(self.con, self._settings_file)
 
     def _not_on_spark(self, what: str) -> None:
         if self.on_spark:

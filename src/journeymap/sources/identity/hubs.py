@@ -27,7 +27,7 @@ from collections.abc import Callable
 import ibis
 import ibis.expr.types as ir
 
-from journeymap.sources.identity.normalize import KEY_COLUMNS, key_type
+from journeymap.sources.identity.normalize import ID_TYPES, KEY_COLUMNS
 
 #: Identifier types that name a person (a component holding one is a customer).
 PERSON_TYPES: tuple[str, ...] = ("crm_id", "customer_id", "email", "phone")
@@ -61,9 +61,11 @@ def hub_degrees(
 ) -> ir.Table:
     """(node, degree) of each candidate: distinct person components among its neighbours.
 
-    ``components`` maps each non-candidate node to a component id (``customer_id``).
+    ``components`` maps each non-candidate node to a component id (``customer_id``) and
+    gives its type's ``rank`` in :data:`ID_TYPES` (nodes are numbers here, not keys).
     """
-    people = components.filter(key_type(components.node).isin(PERSON_TYPES))
+    person_ranks = [ID_TYPES.index(t) for t in PERSON_TYPES]
+    people = components.filter(components["rank"].isin(person_ranks))
     people = people.select(_p_label=people.customer_id).distinct()
     labelled = components.join(people, components.customer_id == people._p_label)
     labelled = labelled.select(_l_node=labelled.node, _l_label=labelled.customer_id)

@@ -25,6 +25,12 @@ The given customer id. Before the first stitch ``customer_id`` is the input's cu
 new column ``customer_id_given`` ('' when the input had none) and uses it as an identifier
 of type ``customer_id``; derived ids are not identifiers (their column already is).
 
+Scale. The graph depends on the rows only through their identifier tuples, so the rows
+are first reduced to distinct key tuples with a row count (10M events: 4.9M tuples); every
+node key is then numbered in key order (int64) and the tuples carry numbers, so degrees,
+hub detection and label propagation join integers, not long strings. Only the final
+rewrite joins keys again (row anchor -> customer_id).
+
 Writing. ``identities``, ``identity_hubs`` and the rewritten ``events``, ``feedback`` and
 ``customers`` are written in one transaction; scratch tables ``_jm_identity_*`` are
 dropped afterwards whatever happens.
@@ -114,7 +120,11 @@ def stitch_in(
             # DuckDB out of memory at its cap while writing them from 100M events.
             with duckdb_settings(con, preserve_insertion_order=False):
                 step("collecting identifiers")
-                rows = _materialise(con, "rows", _keyed_rows(con, tables, phones))
+                tuples = _materialise(con, "tuples", _key_tuples(con, tables, phones))
+                step("numbering identifiers")
+                keys = _materialise(con, "keys", _numbered_keys(tuples))
+                rows = _materialise(con, "rows", _numbered_rows(tuples, keys))
+                _drop_scratch(con, "tuples")  # scratch spills to disk: free it early
                 step("counting identifier degrees")
                 stats = _materialise(con, "stats", _node_stats(rows))
                 step("looking for hubs")
@@ -122,7 +132,10 @@ def stitch_in(
                 def components_without(excluded: ir.Table, prefix: str) -> ir.Table:
                     kept = _usable(rows, excluded, cfg.hub_cap)
                     nodes = stats.filter(~stats.node.isin(excluded.node))
-                    return _components(con, nodes, kept, step, max_iterations, prefix)[0]
+                    labels = _components(con, nodes, kept, step, max_iterations, prefix)[0]
+                    ranks = keys.select(_nid=keys.nid, rank=keys.rank)
+                    typed = labels.join(ranks, labels.node == ranks._nid)
+                    return typed.select(node=typed.node, customer_id=typed.label, rank=typed.rank)
 
                 hubs = find_hubs(
                     con,
@@ -132,17 +145,26 @@ def stitch_in(
                     materialise=lambda name, expr: _materialise(con, name, expr),
                     components_without=components_without,
                 )
+                for name in ("long", "pairs", "candidates", "pre"):
+                    _drop_scratch(con, name)
                 usable = _materialise(con, "usable", _usable(rows, hubs, cfg.hub_cap))
                 _row_counts(usable, report)
                 nodes = stats.filter(~stats.node.isin(hubs.node))
-                ids, report.iterations = _components(con, nodes, usable, step, max_iterations, "")
-                _summarise(stats, hubs, ids, report)
+                labels, report.iterations = _components(
+                    con, nodes, usable, step, max_iterations, ""
+                )
+                ids = _materialise(con, "ids", _component_ids(keys, labels))
+                hub_keys = _materialise(con, "hub_keys", _hub_keys(hubs, keys))
+                _summarise(stats, keys, hubs, ids, report)
+                for name in scratch_tables(con, SCRATCH):  # the rewrite needs only these
+                    if name not in {_scratch(n) for n in ("phones", "ids", "hub_keys")}:
+                        drop_table(con, name)
             step("writing identities and customer ids")
             with transaction() if transaction is not None else atomic(con):
                 write_table(con, "identities", _identities(ids))
-                write_table(con, "identity_hubs", _hub_rows(hubs))
+                write_table(con, "identity_hubs", _hub_rows(hub_keys))
                 for t in tables:
-                    rewritten = _rewrite(con.table(t), phones, hubs, ids, cfg.hub_cap)
+                    rewritten = _rewrite(con.table(t), phones, hub_keys, ids, cfg.hub_cap)
                     write_table(con, t, rewritten)
             report.customers_after = _distinct_customers(con, tables)
         finally:
@@ -150,15 +172,54 @@ def stitch_in(
     return report
 
 
-def _keyed_rows(con: ibis.BaseBackend, tables: list[str], phones: ir.Table) -> ir.Table:
-    """One row per input row of every table: its node keys, table and a row number."""
-    union = _union(
-        [
-            with_keys(con.table(t), phones).select(*KEY_COLUMNS, _table=ibis.literal(t))
-            for t in tables
-        ]
+def _key_tuples(con: ibis.BaseBackend, tables: list[str], phones: ir.Table) -> ir.Table:
+    """Distinct node-key tuples of every table, with how many rows carry each (``_n``).
+
+    The graph depends on the rows only through their key tuples, and many rows share one
+    (every event of a cookie before login): at 10M events, 4.9M tuples. Everything after
+    this runs on the tuples, not the rows.
+    """
+    parts = []
+    for t in tables:
+        keyed = with_keys(con.table(t), phones)
+        counted = keyed.group_by(*KEY_COLUMNS).aggregate(_n=keyed.count())
+        parts.append(counted.mutate(_table=ibis.literal(t)))
+    return _union(parts)
+
+
+def _numbered_keys(tuples: ir.Table) -> ir.Table:
+    """Every distinct node key with an int64 number in key order and its type's rank.
+
+    Numbers in key order keep "the smallest node of a component is its strongest
+    identifier" true for the numbers, so propagation, degrees and hubs run on integers
+    (8 bytes a node instead of a 20-60 byte string: what lets 100M events stitch inside
+    DuckDB's memory cap). Key columns never share a value (the key starts with its
+    type), so the per-column distinct sets need no distinct over their union.
+    """
+    parts = [
+        tuples.select(node=tuples[c])
+        .filter(tuples[c].notnull())
+        .distinct()
+        .mutate(rank=ibis.literal(rank, type="int8"))
+        for rank, c in enumerate(KEY_COLUMNS)
+    ]
+    keys = _union(parts)
+    return keys.mutate(nid=ibis.row_number().over(order_by=keys.node).cast("int64"))
+
+
+def _numbered_rows(tuples: ir.Table, keys: ir.Table) -> ir.Table:
+    """``tuples`` with each key column replaced by its node number, and a ``_row`` id."""
+    joined = tuples
+    for rank, c in enumerate(KEY_COLUMNS):
+        typed = keys.filter(keys.rank == rank)
+        typed = typed.select(**{f"_key{rank}": typed.node, f"_nid{rank}": typed.nid})
+        joined = joined.left_join(typed, joined[c] == typed[f"_key{rank}"])
+    numbered = joined.select(
+        _table=joined._table,
+        _n=joined._n,
+        **{c: joined[f"_nid{rank}"] for rank, c in enumerate(KEY_COLUMNS)},
     )
-    return union.mutate(_row=ibis.row_number())
+    return numbered.mutate(_row=ibis.row_number())
 
 
 def _components(
@@ -169,34 +230,23 @@ def _components(
     max_iterations: int,
     prefix: str,
 ) -> tuple[ir.Table, int]:
-    """node key -> customer_id for every node of ``nodes``, and the iterations it took.
+    """(node, label) for every node number of ``nodes``, and the iterations it took.
 
-    Propagation runs over int64 node numbers given in key order (so the smallest number
-    is the smallest key): every iteration then joins integers, not long strings.
+    The label is the smallest node number of the node's component.
     """
     edges = _materialise(con, f"{prefix}edges", _edges(usable))
-    numbered = _materialise(
-        con,
-        f"{prefix}nodes",
-        nodes.select(
-            node=nodes.node,
-            nid=ibis.row_number().over(order_by=nodes.node).cast("int64"),
-        ),
-    )
-    int_edges = _materialise(con, f"{prefix}int_edges", _numbered_edges(edges, numbered))
 
     def on_iteration(i: int, changed: int) -> None:
         step(f"label propagation: iteration {i}, {changed} labels changed")
 
-    labels, iterations = component_labels(
+    return component_labels(
         con,
-        numbered.select(node=numbered.nid),
-        int_edges,
+        nodes.select(node=nodes.node),
+        edges,
         scratch=f"{SCRATCH}_{prefix}lp",
         max_iterations=max_iterations,
         on_iteration=on_iteration,
     )
-    return _materialise(con, f"{prefix}ids", _component_ids(numbered, labels)), iterations
 
 
 def _scratch(name: str) -> str:
@@ -207,8 +257,9 @@ def _materialise(con: ibis.BaseBackend, name: str, expr: ir.Table) -> ir.Table:
     return write_table(con, _scratch(name), expr, temp=True)
 
 
-def _drop_scratch(con: ibis.BaseBackend) -> None:
-    for name in scratch_tables(con, SCRATCH):
+def _drop_scratch(con: ibis.BaseBackend, prefix: str = "") -> None:
+    """Drop the scratch tables (those whose name continues with ``prefix``)."""
+    for name in scratch_tables(con, _scratch(prefix) if prefix else SCRATCH):
         drop_table(con, name)
 
 
@@ -247,9 +298,14 @@ def _primary(t: ir.Table) -> ir.StringValue:
 def _node_stats(rows: ir.Table) -> ir.Table:
     """Per node: distinct pre-stitch customers over its rows, and whether it is one itself."""
     primary = _primary(rows)
+    # A node lives in one key column only, so distinct pairs per column are distinct
+    # overall: seven small DISTINCTs instead of one over every (row, key).
     pairs = _union(
-        [rows.select(node=rows[c], primary=primary).filter(rows[c].notnull()) for c in KEY_COLUMNS]
-    ).distinct()
+        [
+            rows.select(node=rows[c], primary=primary).filter(rows[c].notnull()).distinct()
+            for c in KEY_COLUMNS
+        ]
+    )
     stats = pairs.group_by("node").aggregate(
         customers=pairs.count(),
         is_primary=(pairs.primary == pairs.node).any(),
@@ -260,7 +316,7 @@ def _node_stats(rows: ir.Table) -> ir.Table:
 def _usable_keys(t: ir.Table, hubs: ir.Table, cap: int) -> dict[str, ir.Value]:
     """Key columns with hub values blanked out, plus ``_anchor`` (strongest usable key)."""
     keys = {
-        c: (ibis.ifelse(t[c].isin(hubs.node), ibis.null("string"), t[c]) if cap > 0 else t[c])
+        c: (ibis.ifelse(t[c].isin(hubs.node), ibis.null(t[c].type()), t[c]) if cap > 0 else t[c])
         for c in KEY_COLUMNS
     }
     return keys
@@ -274,7 +330,10 @@ def _usable(rows: ir.Table, hubs: ir.Table, cap: int) -> ir.Table:
 def _row_counts(usable: ir.Table, report: StitchReport) -> None:
     counts = (
         usable.group_by("_table")
-        .aggregate(n=usable.count(), without=usable._anchor.isnull().sum())
+        .aggregate(
+            n=usable._n.sum(),
+            without=ibis.ifelse(usable._anchor.isnull(), usable._n, 0).sum(),
+        )
         .order_by("_table")
     )  # the report lists tables in one order on every backend
     for table, n, without in counts.to_pandas().itertuples(index=False, name=None):
@@ -296,20 +355,19 @@ def _edges(usable: ir.Table) -> ir.Table:
     return ibis.union(one_way, back, distinct=True)
 
 
-def _numbered_edges(edges: ir.Table, numbered: ir.Table) -> ir.Table:
-    """Edges between node numbers instead of node keys."""
-    src = numbered.select(_s_node=numbered.node, _s_nid=numbered.nid)
-    dst = numbered.select(_d_node=numbered.node, _d_nid=numbered.nid)
-    joined = edges.join(src, edges.src == src._s_node).join(dst, edges.dst == dst._d_node)
-    return joined.select(src=joined._s_nid, dst=joined._d_nid)
-
-
-def _component_ids(numbered: ir.Table, labels: ir.Table) -> ir.Table:
+def _component_ids(keys: ir.Table, labels: ir.Table) -> ir.Table:
     """node key -> customer_id, from the key of each node's label (its component's min)."""
-    own = numbered.select(_node=numbered.node, _nid=numbered.nid)
-    root = numbered.select(_root=numbered.node, _root_nid=numbered.nid)
+    own = keys.select(_node=keys.node, _nid=keys.nid)
+    root = keys.select(_root=keys.node, _root_nid=keys.nid)
     named = labels.join(own, labels.node == own._nid).join(root, labels.label == root._root_nid)
     return named.select(node=named._node, customer_id=customer_id_of(named._root))
+
+
+def _hub_keys(hubs: ir.Table, keys: ir.Table) -> ir.Table:
+    """The hubs by node key (``node``, ``degree``) instead of node number."""
+    named = keys.select(_key=keys.node, _nid=keys.nid)
+    joined = hubs.join(named, hubs.node == named._nid)
+    return joined.select(node=joined._key, degree=joined.degree)
 
 
 def _identities(ids: ir.Table) -> ir.Table:
@@ -346,17 +404,22 @@ def _rewrite(
     return joined.select(**{c: out[c] for c in order})
 
 
-def _summarise(stats: ir.Table, hubs: ir.Table, ids: ir.Table, report: StitchReport) -> None:
-    """Fill identifiers, merges by type, hubs and the largest components."""
+def _summarise(
+    stats: ir.Table, keys: ir.Table, hubs: ir.Table, ids: ir.Table, report: StitchReport
+) -> None:
+    """Fill identifiers, merges by type, hubs and the largest components.
+
+    ``stats`` and ``hubs`` name nodes by number; ``ids`` by key.
+    """
     report.identifiers = int(ids.count().execute())
     bridging = stats.filter((stats.customers >= 2) & ~stats.node.isin(hubs.node))
-    merges = bridging.group_by(identifier_type=key_type(bridging.node)).aggregate(
-        n=bridging.count()
-    )
-    found = {r.identifier_type: int(r.n) for r in merges.to_pandas().itertuples(index=False)}
+    ranks = keys.select(_nid=keys.nid, rank=keys.rank)
+    typed = bridging.join(ranks, bridging.node == ranks._nid)
+    merges = typed.group_by("rank").aggregate(n=typed.count())
+    found = {ID_TYPES[int(r.rank)]: int(r.n) for r in merges.to_pandas().itertuples(index=False)}
     report.merges_by_type = {t: found.get(t, 0) for t in ID_TYPES}
     report.hubs_total = int(hubs.count().execute())
-    top_hubs = _hub_rows(hubs).limit(REPORT_TOP).to_pandas()
+    top_hubs = _hub_rows(_hub_keys(hubs, keys)).limit(REPORT_TOP).to_pandas()
     report.hubs = [
         Hub(r.identifier_type, r.identifier_value, int(r.degree))
         for r in top_hubs.itertuples(index=False)
