@@ -40,6 +40,7 @@ from journeymap.engine import Analysis
 from journeymap.engine.store import build_store, forget_loaded_stores
 from journeymap.render import write_report
 from journeymap.render.browser import chromium
+from journeymap.runtime import keep_freed_memory
 from journeymap.snapshot import snapshot_from_analysis
 from journeymap.spec import load_spec
 from journeymap.workspace.schemas import CANONICAL
@@ -266,6 +267,7 @@ def main() -> None:
         help="only rewrite the Rendering section from the figures kept in --dir",
     )
     args = ap.parse_args()
+    keep_freed_memory()  # as the `journeymap` command does (journeymap.runtime)
     if (args.write_docs or args.docs_only) and not args.dir:
         ap.error("--write-docs and --docs-only need --dir (where each size's figures are kept)")
     if args.docs_only:

@@ -21,5 +21,8 @@ from journeymap.cli.app import app
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (tunes the allocator first: :mod:`journeymap.runtime`)."""
+    from journeymap.runtime import keep_freed_memory
+
+    keep_freed_memory()
     app()
