@@ -122,3 +122,25 @@ def test_duckdb_memory_is_capped_during_the_steps_and_restored_after(ws):
     after = limit()
     assert after.split()[1] == before.split()[1]
     assert abs(float(after.split()[0]) - float(before.split()[0])) < 0.05 * float(before.split()[0])
+
+
+def test_memory_at_most_lowers_duckdb_and_never_raises_it():
+    """The store build's cap while it streams slices: lower only, restored afterwards."""
+    import ibis
+
+    from journeymap.workspace.backend import memory_at_most, raw
+
+    con = ibis.duckdb.connect()
+
+    def limit_gib() -> float:
+        text = raw(con).execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        number, unit = text.split()
+        return float(number) / (1024 if unit == "MiB" else 1)
+
+    raw(con).execute("SET memory_limit = '6GiB'")
+    with memory_at_most(con, 2 * 2**30):
+        assert limit_gib() == 2.0
+    assert abs(limit_gib() - 6.0) < 0.1
+    raw(con).execute("SET memory_limit = '1GiB'")
+    with memory_at_most(con, 2 * 2**30):
+        assert limit_gib() == 1.0

@@ -47,6 +47,7 @@ from journeymap.workspace.backend import (
     append_rows,
     atomic,
     drop_table,
+    memory_at_most,
     move_table,
     quote,
     raw,
@@ -73,6 +74,10 @@ _BUILDING_STORE = "journey_store__build"
 #: slice's store rows are written as soon as it is sorted, and the first question reads
 #: the store back. At 100M events keeping them would cost 2.8 GB and pass 8 GB.
 KEEP_BUILT_ROWS = 32_000_000
+#: DuckDB's memory while such a build streams its slices: its queries are scans and
+#: filters, and the buffers it would keep up to the refresh's cap (5 GB in the 100M
+#: benchmark) came on top of a 4M-event slice copied twice (killed above 10 GB).
+STREAMED_DUCKDB_BYTES = 2 * 2**30
 
 #: Journeys of the store per connection, with the ``built_at`` they were built at: a store
 #: is read from the database once per process, and a build leaves its own result here, so
@@ -144,7 +149,8 @@ def build_store(
         names = {k: dictionary(con.to_pyarrow(events.select(k).distinct())[k]) for k in KINDS}
     keep = total <= KEEP_BUILT_ROWS
     parts, written, customers, sessions = [], 0, 0, 0
-    for part in _customer_ranges(con, events, total, partition_rows):
+    ranges = _customer_ranges(con, events, total, partition_rows)
+    for part in ranges if keep else _with_memory_at_most(con, ranges, STREAMED_DUCKDB_BYTES):
         rows = con.to_pyarrow(part)  # in any order: sorted here, in numpy
         journeys, order = journeys_in_memory(
             rows.select(ROW_COLUMNS[:-1]), inactivity_us, rows["event_id"], names
@@ -191,6 +197,13 @@ def build_store(
         inactivity_minutes=minutes,
         seconds=time.perf_counter() - started,
     )
+
+
+def _with_memory_at_most(con, items, limit_bytes: int):
+    """``items``, with DuckDB's memory lowered to ``limit_bytes`` while they are used
+    (the loop body included: the generator is suspended inside the block)."""
+    with memory_at_most(con, limit_bytes):
+        yield from items
 
 
 def _customer_ranges(con, events: ibis.Table, total: int, partition_rows: int):

@@ -72,6 +72,30 @@ def memory_limit(con: ibis.BaseBackend, limit: str) -> AbstractContextManager[No
     return duckdb_settings(con, memory_limit=limit)
 
 
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}  # fmt: skip
+
+
+@contextmanager
+def memory_at_most(con: ibis.BaseBackend, limit_bytes: int) -> Iterator[None]:
+    """Lower DuckDB's ``memory_limit`` to ``limit_bytes`` for a block, never raise it.
+
+    For steps whose own Python arrays are large while their queries stream (the journey
+    store build at 100M events): DuckDB keeps buffers up to its limit, and both must fit.
+    """
+    if is_spark(con):
+        yield
+        return
+    text = str(raw(con).execute("SELECT current_setting('memory_limit')").fetchone()[0])
+    number, _, unit = text.strip().partition(" ")
+    current = float(number) * _UNITS.get(unit.upper(), 1)
+    if current <= limit_bytes:
+        yield
+        return
+    with memory_limit(con, f"{limit_bytes // 2**20}MiB"):
+        yield
+
+
 def begin(con: ibis.BaseBackend) -> None:
     raw(con).execute("BEGIN TRANSACTION")
 
