@@ -208,13 +208,23 @@ def write_table(
 
 
 def append_rows(con: ibis.BaseBackend, name: str, rows: pa.Table) -> None:
-    """Append Arrow ``rows`` to a table written by :func:`write_table`."""
+    """Append Arrow ``rows`` to a table written by :func:`write_table`.
+
+    DuckDB: registered, inserted and unregistered on the raw connection. Ibis's
+    ``insert`` of an Arrow table keeps a reference to every table it was given (measured:
+    +1 GB of Arrow per 4M-event slice of the 100M store build, killed above 10 GB).
+    """
     if is_spark(con):
         from journeymap.workspace.spark import append_view
 
         append_view(con, name, rows)
-    else:
-        con.insert(name, rows)
+        return
+    view = "__jm_append_rows"
+    raw(con).register(view, rows)
+    try:
+        raw(con).execute(f"INSERT INTO {quote(name)} BY NAME SELECT * FROM {view}")
+    finally:
+        raw(con).unregister(view)
 
 
 def drop_table(con: ibis.BaseBackend, name: str) -> None:
