@@ -10,7 +10,7 @@ import pytest
 from identity.tables import connect, write
 from journeymap.sources.audit import CHECKS, AuditSettingsError, audit_in
 
-from .fixture import DEFECTS, GAP_DAYS, NOW, build
+from .fixture import DAY0, DEFECTS, GAP_DAYS, NOW, build
 
 ZERO_WHEN_CLEAN = [
     "quarantined",
@@ -47,6 +47,11 @@ def planted(tmp_path_factory):
 
 def _nearest_gap_medians(events: pd.DataFrame, window_h: float = 24) -> dict[str, float]:
     """Oracle: per source, median of each event's nearest other-source gap, in minutes."""
+    return {s: float(pd.Series(v).median()) for s, v in _nearest_gaps(events, window_h).items()}
+
+
+def _nearest_gaps(events: pd.DataFrame, window_h: float = 24) -> dict[str, list[float]]:
+    """Oracle: per source, each event's nearest other-source gap in minutes (one per event)."""
     gaps: dict[str, list[float]] = {}
     for _, group in events.groupby("customer_id"):
         recs = list(group[["ts", "source"]].itertuples(index=False))
@@ -56,7 +61,7 @@ def _nearest_gap_medians(events: pd.DataFrame, window_h: float = 24) -> dict[str
             if cands:
                 best = min(cands, key=lambda g: (abs(g), -g))  # tie: the earlier other event
                 gaps.setdefault(source, []).append(best / 60)
-    return {s: float(pd.Series(v).median()) for s, v in gaps.items()}
+    return gaps
 
 
 def test_clean_data_has_no_findings(clean):
@@ -129,6 +134,28 @@ def test_clock_skew_flags_only_the_shifted_source(planted):
     assert skew.median_gap_minutes.to_dict() == pytest.approx(oracle)
     assert skew.loc["pos", "median_gap_minutes"] == pytest.approx(182.0)
     assert skew.loc["pos", "n"] >= 20
+
+
+def test_clock_skew_counts_each_event_once(tmp_path):
+    """An event repeated at one instant (a retried upload, one customer's multi-item
+    receipt) is several events, each with one nearest gap: k copies count k times, not
+    k * k (the two nearest-event searches are joined per event, not per instant)."""
+    rows = build(set())
+    repeats = [
+        {**e, "event_id": f"{e['event_id']}-copy{k}"}
+        for e in rows["events"]
+        if e["source"] == "pos" and e["ts"] < DAY0 + pd.Timedelta(days=6)
+        for k in (1, 2)
+    ]
+    assert len(repeats) > 20
+    rows["events"] += repeats
+    con = connect(tmp_path)
+    write(con, "events", rows["events"])
+    skew = audit_in(con, now=NOW).tables()["clock_skew"].set_index("source")
+    oracle = _nearest_gaps(pd.DataFrame(rows["events"]))
+    assert skew.n.to_dict() == {s: len(g) for s, g in oracle.items()}
+    medians = {s: float(pd.Series(g).median()) for s, g in oracle.items()}
+    assert skew.median_gap_minutes.to_dict() == pytest.approx(medians)
 
 
 def test_one_event_customers(planted):

@@ -9,12 +9,12 @@ import journeymap.engine.store as store_module
 from engine.logs import make_workspace, sorted_log
 from journeymap.engine import Analysis
 from journeymap.engine.store import (
-    _customer_ranges,
     build_store,
     forget_loaded_stores,
     loaded_store,
     store_is_fresh,
 )
+from journeymap.workspace.customer_ranges import customer_bounds, in_ranges
 
 
 def _pandas_sessions(events: pd.DataFrame, minutes: float) -> pd.Series:
@@ -136,18 +136,20 @@ def test_store_built_in_customer_slices_equals_one_slice(ws, log, keep, monkeypa
     whole = _arrays(loaded_store(ws.con))
     events_whole = ws.con.table("events").to_pandas().sort_values("event_id")
     events = ws.con.table("events")
-    ranges = list(_customer_ranges(ws.con, events, len(log), 37))
+    ranges = list(in_ranges(events, customer_bounds(ws.con, events, len(log), 37)))
     assert len(ranges) > 10  # really sliced
     sizes = [r.count().to_pyarrow().as_py() for r in ranges]
     assert sum(sizes) == len(log) and max(sizes) < 37 + 14  # a range ends after a customer
     sessions = build_store(ws, partition_rows=10**9).sessions
     if not keep:
         monkeypatch.setattr(store_module, "KEEP_BUILT_ROWS", 40)
+        monkeypatch.setattr(store_module, "STREAMED_SLICE_ROWS", 23)
     report = build_store(ws, partition_rows=37)
     assert (report.events, report.customers) == (len(log), log.customer_id.nunique())
     assert report.sessions == sessions
     assert _arrays(loaded_store(ws.con)) == whole
     forget_loaded_stores()
+    monkeypatch.setattr(store_module, "LOAD_BATCH_CUSTOMERS", 7)  # read back in batches
     assert _arrays(loaded_store(ws.con)) == whole
     pd.testing.assert_frame_equal(
         ws.con.table("events").to_pandas().sort_values("event_id"), events_whole

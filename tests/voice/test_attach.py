@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pytest
 
-from journeymap.voice.attach import attach_feedback, attach_feedback_in
+from journeymap.voice.attach import UNATTACHED_REASONS, attach_feedback, attach_feedback_in
 from journeymap.voice.sentiment import CACHE_TABLE
 
 from .helpers import events_frame, feedback_frame, spec, warehouse
@@ -148,3 +150,80 @@ def test_window_edge_is_inclusive(tmp_path):
     attach_feedback_in(con, TOUCHPOINTS, {"voice": {"attach_window_hours": 72}})
     out = con.table("feedback").to_pandas().set_index("feedback_id")["touchpoint"]
     assert out["edge"] == "home" and pd.isna(out["late"])
+
+
+def _random_tables(seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Events and feedback of 60 customers with ties, unmapped events, old events, NULL and
+    unknown customers, for the per-range check against a pandas oracle."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2024-03-01", tz="UTC")
+    events = []
+    for c in range(60):
+        for _ in range(int(rng.integers(0, 12))):
+            events.append(
+                {
+                    "customer_id": f"c{c:02d}",
+                    "ts": start + pd.Timedelta(hours=int(rng.integers(0, 240))),
+                    "event": str(rng.choice(["cart", "pay", "view"])),
+                    "touchpoint": rng.choice(["home", "checkout", "delivery", None]),
+                }
+            )
+    feedback = []
+    for i in range(300):
+        customer = rng.choice([f"c{c:02d}" for c in range(63)] + [None])  # c60-c62: no events
+        feedback.append(
+            {
+                "feedback_id": f"f{i:03d}",
+                "customer_id": customer,
+                "ts": start + pd.Timedelta(hours=int(rng.integers(-24, 300))),
+                "touchpoint": rng.choice(["home", None, None, None, "nope"]),
+                "kind": "nps",
+                "score": 5,
+            }
+        )
+    return events_frame(events), feedback_frame(feedback)
+
+
+def _oracle(events: pd.DataFrame, feedback: pd.DataFrame, hours: float) -> dict:
+    """The attachment rules in plain pandas: feedback_id -> (touchpoint, method)."""
+    mapped = events[events.touchpoint.notna()].sort_values(["ts", "event", "event_id"])
+    out = {}
+    for f in feedback.itertuples():
+        if f.touchpoint in TOUCHPOINTS:
+            out[f.feedback_id] = (f.touchpoint, "given")
+            continue
+        if f.customer_id is None or pd.isna(f.ts):
+            out[f.feedback_id] = (None, "no_customer_or_time")
+            continue
+        before = mapped[(mapped.customer_id == f.customer_id) & (mapped.ts <= f.ts)]
+        if before.empty:
+            out[f.feedback_id] = (None, "no_event_before")
+        elif before.ts.iloc[-1] >= f.ts - pd.Timedelta(hours=hours):
+            out[f.feedback_id] = (before.touchpoint.iloc[-1], "event")
+        else:
+            out[f.feedback_id] = (None, "outside_window")
+    return out
+
+
+@pytest.mark.parametrize("slice_rows", [10**9, 40], ids=["one-piece", "per-range"])
+def test_attachment_per_customer_range_matches_oracle(tmp_path, slice_rows):
+    """Above ``slice_rows`` events the as-of join runs per range of customers (how 100M
+    events fit in DuckDB's memory); every row must match the plain-pandas rules either
+    way, NULL customers and customers without events included."""
+    events, feedback = _random_tables()
+    assert len(events) > 5 * 40  # several ranges
+    con = warehouse(tmp_path, events=events, feedback=feedback)
+    report = attach_feedback_in(
+        con, TOUCHPOINTS, {"voice": {"attach_window_hours": 36}}, slice_rows=slice_rows
+    )
+    expected = _oracle(events, feedback, 36)
+    out = con.table("feedback").to_pandas().set_index("feedback_id")
+    got = {k: (v if isinstance(v, str) else None) for k, v in out["touchpoint"].items()}
+    assert got == {k: tp for k, (tp, _) in expected.items()}
+    methods = pd.Series([m for _, m in expected.values()]).value_counts().to_dict()
+    assert report.rows == len(feedback) == len(out)
+    assert report.given == methods.get("given", 0)
+    assert report.by_event == methods.get("event", 0) > 20
+    for reason in UNATTACHED_REASONS:
+        assert report.unattached[reason] == methods.get(reason, 0) > 0
+    assert CACHE_TABLE in con.list_tables() and "_voice_feedback_matched" not in con.list_tables()

@@ -146,6 +146,36 @@ def test_memory_at_most_lowers_duckdb_and_never_raises_it():
         assert limit_gib() == 1.0
 
 
+def test_memory_limit_blocks_restore_the_exact_cap():
+    """DuckDB shows ``memory_limit`` rounded ("4.6 GiB" for 5GB): restoring what it shows
+    lowered the cap at every nested block and every refresh of a long-lived server."""
+    import ibis
+
+    from journeymap.workspace.backend import memory_at_most, memory_limit, raw
+
+    con = ibis.duckdb.connect()
+
+    def shown() -> str:
+        return raw(con).execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+    raw(con).execute("SET memory_limit = '6GB'")
+    shown_first, settled = shown(), []
+    for _ in range(5):  # refreshes of one server: the cap must not sink refresh by refresh
+        with memory_limit(con, "5GB"):
+            assert shown() == "4.6 GiB"
+            for _ in range(3):  # store builds inside one refresh: restored exactly
+                with memory_at_most(con, 2 * 2**30):
+                    assert shown() == "2.0 GiB"
+                assert shown() == "4.6 GiB"
+        settled.append(shown())
+    # A cap journeymap did not set is known only as shown: it may lose that rounding once.
+    assert settled == [settled[0]] * 5 and settled[0] in (shown_first, "5.4 GiB")
+    raw(con).execute("SET memory_limit = '3GB'")  # a user's own change is kept
+    with memory_limit(con, "1GB"):
+        pass
+    assert shown() in ("2.7 GiB", "2.6 GiB")  # 3GB as shown, not the 6GB restored before
+
+
 def test_append_rows_keeps_no_reference_to_the_rows(tmp_path):
     """Each store slice is appended then dropped: nothing may hold its Arrow buffers
     (Ibis's ``insert`` kept every table it was given: +1 GB a slice at 100M)."""

@@ -54,6 +54,7 @@ from journeymap.workspace.backend import (
     register_arrow,
     write_table,
 )
+from journeymap.workspace.customer_ranges import customer_bounds, in_ranges
 
 STORE = "journey_store"
 STORE_DICT = "journey_store_dict"
@@ -78,6 +79,16 @@ KEEP_BUILT_ROWS = 32_000_000
 #: filters, and the buffers it would keep up to the refresh's cap (5 GB in the 100M
 #: benchmark) came on top of a 4M-event slice copied twice (killed above 10 GB).
 STREAMED_DUCKDB_BYTES = 2 * 2**30
+#: Events per slice on that streamed path: each slice is held about three times over
+#: (fetched, reordered, given session ids) on top of DuckDB's 2 GB, and at 100M 4M-event
+#: slices swung the build between 5.5 and 8.3 GB. Each slice costs one more scan.
+STREAMED_SLICE_ROWS = 2_000_000
+#: Customers per record batch when the store is read back (:func:`load_store`): about
+#: 1.4M events, tens of MB, on top of the journeys' own arrays.
+LOAD_BATCH_CUSTOMERS = 250_000
+#: DuckDB's memory while the store is read back: a scan needs little, and the blocks it
+#: reads would otherwise stay cached up to the session's cap beside the journeys.
+LOAD_DUCKDB_BYTES = 512 * 2**20
 
 #: Journeys of the store per connection, with the ``built_at`` they were built at: a store
 #: is read from the database once per process, and a build leaves its own result here, so
@@ -149,7 +160,8 @@ def build_store(
         names = {k: dictionary(con.to_pyarrow(events.select(k).distinct())[k]) for k in KINDS}
     keep = total <= KEEP_BUILT_ROWS
     parts, written, customers, sessions = [], 0, 0, 0
-    ranges = _customer_ranges(con, events, total, partition_rows)
+    slice_rows = partition_rows if keep else min(partition_rows, STREAMED_SLICE_ROWS)
+    ranges = in_ranges(events, customer_bounds(con, events, total, slice_rows))
     for part in ranges if keep else _with_memory_at_most(con, ranges, STREAMED_DUCKDB_BYTES):
         rows = con.to_pyarrow(part)  # in any order: sorted here, in numpy
         journeys, order = journeys_in_memory(
@@ -204,33 +216,6 @@ def _with_memory_at_most(con, items, limit_bytes: int):
     (the loop body included: the generator is suspended inside the block)."""
     with memory_at_most(con, limit_bytes):
         yield from items
-
-
-def _customer_ranges(con, events: ibis.Table, total: int, partition_rows: int):
-    """``events`` cut into ranges of whole customers of about ``partition_rows`` events,
-    in ``ORDER BY customer_id`` order (a NULL customer, which ingest never writes, would
-    sort last and goes with the last range)."""
-    if total <= partition_rows:
-        yield events
-        return
-    sizes = con.to_pyarrow(
-        events.group_by("customer_id").agg(n=events.count()).order_by("customer_id")
-    )
-    cumulative = np.cumsum(sizes["n"].to_numpy())
-    cuts = np.searchsorted(cumulative, np.arange(partition_rows, total, partition_rows))
-    cuts = np.unique(cuts[(cuts + 1) < len(cumulative)] + 1)  # a range starts after a cut
-    bounds = [sizes["customer_id"][int(i)].as_py() for i in cuts]
-    bounds = [b for b in bounds if b is not None]
-    cid = events.customer_id
-    lower = None
-    for bound in bounds:
-        yield (
-            events.filter(cid < bound)
-            if lower is None
-            else events.filter((cid >= lower) & (cid < bound))
-        )
-        lower = bound
-    yield events if lower is None else events.filter((cid >= lower) | cid.isnull())
 
 
 def journeys_in_memory(
@@ -450,32 +435,49 @@ def forget_loaded_stores(con=None) -> None:
 def load_store(con) -> Journeys:
     """The customer-level journeys held in the store.
 
-    One scan (the columns' rows must line up), then each column is flattened chunk by
-    chunk into numpy and its Arrow buffers let go before the next, so memory holds the
-    store once plus one column, never twice (at 100M events the store is about 2.8 GB).
+    Streamed in record batches (``LOAD_BATCH_CUSTOMERS`` customers each) into arrays
+    allocated once from the store's sizes, with DuckDB's memory lowered to
+    ``LOAD_DUCKDB_BYTES`` meanwhile, so memory holds the journeys plus one batch. At 100M
+    events, fetching the store whole passed 10 GB in 13 s (DuckDB's result, its Arrow
+    copy, then the arrays), and streaming alone still did: DuckDB kept the blocks it had
+    read, up to its cap (5 GB in the benchmark). One scan, so each row's columns line up.
     """
-    table = con.table(STORE).to_pyarrow()
-    lengths = [c.value_lengths().to_numpy(zero_copy_only=False) for c in table["ts"].chunks]
-    offsets = np.zeros(table.num_rows + 1, dtype=np.int64)
-    if table.num_rows:
-        np.cumsum(np.concatenate(lengths), out=offsets[1:])
-    customer_ids = table["customer_id"]
-    columns: dict[str, np.ndarray] = {}
-    for name, dtype in [("ts", np.int64), *((k, np.int32) for k in KINDS), ("session", np.int32)]:
-        parts = [c.flatten().to_numpy(zero_copy_only=False) for c in table[name].chunks]
-        table = table.drop_columns([name])
-        columns[name] = (
-            np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+    store = con.table(STORE)
+    size = con.to_pyarrow(store.aggregate(customers=store.count(), events=store.ts.length().sum()))
+    n_customers = int(size["customers"][0].as_py())
+    n_events = int(size["events"][0].as_py() or 0)
+    dtypes = {"ts": np.int64, **dict.fromkeys(KINDS, np.int32), "session": np.int32}
+    columns = {name: np.empty(n_events, dtype) for name, dtype in dtypes.items()}
+    offsets = np.zeros(n_customers + 1, dtype=np.int64)
+    customers = np.empty(n_customers, dtype=object)
+    row = event = 0
+    with memory_at_most(con, LOAD_DUCKDB_BYTES):  # set before the scan: a SET ends it
+        for batch in con.to_pyarrow_batches(store, chunk_size=LOAD_BATCH_CUSTOMERS):
+            n = batch.num_rows
+            lengths = batch.column("ts").value_lengths().to_numpy(zero_copy_only=False)
+            if row + n > n_customers or event + int(lengths.sum()) > n_events:
+                raise RuntimeError("journey store: it changed while it was being read")
+            np.cumsum(lengths, out=offsets[row + 1 : row + 1 + n])
+            offsets[row + 1 : row + 1 + n] += event
+            end = int(offsets[row + n])
+            for name in dtypes:
+                values = batch.column(name).flatten().to_numpy(zero_copy_only=False)
+                columns[name][event:end] = values
+            # object array of str straight from Arrow (to_pylist first: 10x slower)
+            customers[row : row + n] = batch.column("customer_id").to_numpy(zero_copy_only=False)
+            row, event = row + n, end
+            del batch
+    if (row, event) != (n_customers, n_events):
+        raise RuntimeError(
+            f"journey store: read {row} customers and {event} events, "
+            f"expected {n_customers} and {n_events}"
         )
-        del parts
     dictionary = con.table(STORE_DICT).to_pyarrow().to_pydict()
     names = {k: [] for k in KINDS}
     for kind, code, name in zip(
         dictionary["kind"], dictionary["code"], dictionary["name"], strict=True
     ):
         names[kind].append((code, name))
-    # object array of str straight from Arrow (to_pylist first: 10x slower, 0.25 s at 10M)
-    customers = np.asarray(customer_ids.to_numpy(zero_copy_only=False), dtype=object)
     return Journeys(
         customers=customers,
         keys=customers,

@@ -357,35 +357,38 @@ def _before_after(own: ir.Table, other: ir.Table, window_s: float) -> ir.Table:
     """Per event of ``own`` (``c``, ``ts``): signed seconds to the nearest ``other`` event
     of the same customer before it (``gap`` >= 0) and after it (``gap_right`` <= 0).
 
-    The one place that picks the form. DuckDB: two ASOF joins, joined on (customer, ts),
-    so an event repeated k times at one instant counts k * k times. Spark has no ASOF
-    join: the events' distinct (customer, ts) are joined with the other events within
-    ``window_s`` either side (only those can be kept), the nearest each way aggregated,
-    and the rows repeated k * k times by a self-join, so both give the same gaps (a
-    nearest event beyond the window is dropped by the caller on DuckDB, never found here).
+    The gaps are found once per distinct (customer, ts) and given back to each event
+    there, so an event repeated k times at one instant counts k times. The one place that
+    picks the form of the search: DuckDB, two ASOF joins; Spark has no ASOF join, so the
+    keys are joined with the other events within ``window_s`` either side (only those can
+    be kept) and the nearest each way aggregated. Both give the same gaps (a nearest
+    event beyond the window is dropped by the caller on DuckDB, never found on Spark).
     """
     from journeymap.workspace.backend import is_spark
 
+    keys = own.select("c", "ts").distinct()
     if not is_spark(own.get_backend()):
         gaps = []
         for on in ("before", "after"):
-            cond = own.ts >= other.ots if on == "before" else own.ts <= other.ots
-            j = own.asof_join(other, on=cond, predicates=[own.c == other.oc])
+            cond = keys.ts >= other.ots if on == "before" else keys.ts <= other.ots
+            j = keys.asof_join(other, on=cond, predicates=[keys.c == other.oc])
             gaps.append(j.select(c=j.c, ts=j.ts, gap=j.ts.epoch_seconds() - j.ots.epoch_seconds()))
-        return gaps[0].join(gaps[1], [gaps[0].c == gaps[1].c, gaps[0].ts == gaps[1].ts])
-    window = ibis.interval(seconds=math.ceil(window_s))
-    keys = own.select("c", "ts").distinct()
-    near = keys.join(
-        other, [keys.c == other.oc, other.ots >= keys.ts - window, other.ots <= keys.ts + window]
-    )
-    # seconds with their fraction (Spark's unix_timestamp would drop it; DuckDB's epoch keeps it)
-    gap = near.ts.cast("float64") - near.ots.cast("float64")
-    near = near.mutate(_gap=gap)
-    per = near.group_by(["c", "ts"]).aggregate(
-        gap=near._gap.min(where=near._gap >= 0), gap_right=near._gap.max(where=near._gap <= 0)
-    )
-    rows = own.join(own.view(), ["c", "ts"]).select("c", "ts")  # k * k rows, as DuckDB's
-    return rows.left_join(per, ["c", "ts"]).select("c", "ts", "gap", "gap_right")
+        before, after = gaps
+        after = after.select("c", "ts", gap_right=after.gap)
+        per = before.join(after, ["c", "ts"])
+    else:
+        window = ibis.interval(seconds=math.ceil(window_s))
+        near = keys.join(
+            other,
+            [keys.c == other.oc, other.ots >= keys.ts - window, other.ots <= keys.ts + window],
+        )
+        # seconds with their fraction (Spark's unix_timestamp drops it; DuckDB's epoch keeps it)
+        gap = near.ts.cast("float64") - near.ots.cast("float64")
+        near = near.mutate(_gap=gap)
+        per = near.group_by(["c", "ts"]).aggregate(
+            gap=near._gap.min(where=near._gap >= 0), gap_right=near._gap.max(where=near._gap <= 0)
+        )
+    return own.left_join(per, ["c", "ts"]).select("c", "ts", "gap", "gap_right")
 
 
 def _one_event(ev: ir.Table | None) -> pd.DataFrame:

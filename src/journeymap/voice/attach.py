@@ -11,14 +11,15 @@ Rules, in order (docs/contracts.md, refresh pipeline):
    ``no_customer_or_time`` (customer_id or ts missing), ``no_event_before`` (no mapped
    event at or before the response), ``outside_window`` (the last one is too old).
 
-The matching is one ASOF join through Ibis on DuckDB; Spark has no ASOF join (Ibis
-refuses it), so there the same rule is a join of each response with the customer's mapped
-events inside the window plus each customer's first mapped event (:func:`_last_event`,
-the one place that picks the form). ``sentiment`` is the VADER compound of ``text`` from
-the ``sentiment_cache`` table (NULL when the text is empty); only texts never seen before
-are scored (see :mod:`journeymap.voice.sentiment`). On a Spark workspace the cache stays
-in the workspace's DuckDB file (it outlives the Spark session) and a copy is joined in
-Spark.
+The matching is one ASOF join through Ibis on DuckDB, run per range of customers
+(:mod:`journeymap.workspace.customer_ranges`) above ``ATTACH_SLICE_ROWS`` events; Spark
+has no ASOF join (Ibis refuses it), so there the same rule is a join of each response
+with the customer's mapped events inside the window plus each customer's first mapped
+event (:func:`_last_event`, the one place that picks the form). ``sentiment`` is the
+VADER compound of ``text`` from the ``sentiment_cache`` table (NULL when the text is
+empty); only texts never seen before are scored (see :mod:`journeymap.voice.sentiment`).
+On a Spark workspace the cache stays in the workspace's DuckDB file (it outlives the
+Spark session) and a copy is joined in Spark.
 """
 
 from __future__ import annotations
@@ -35,8 +36,14 @@ from journeymap.voice.sentiment import cache_for, fill_cache, has_text, text_has
 from journeymap.voice.settings import voice_settings
 from journeymap.voice.spec_view import touchpoint_ids
 from journeymap.workspace import backend
+from journeymap.workspace.customer_ranges import customer_bounds, in_ranges
 
 UNATTACHED_REASONS = ("no_customer_or_time", "no_event_before", "outside_window")
+#: Events per range of customers matched at once on DuckDB. The as-of join sorts the
+#: events it reads (after picking one per customer and instant): over 100M events it ran
+#: out of a 5 GB cap, while the 10M benchmark's attach, in one piece, peaked at 2.1 GB.
+#: Each extra range costs one filtered scan of ``events``.
+ATTACH_SLICE_ROWS = 8_000_000
 
 
 @dataclass
@@ -98,12 +105,13 @@ def attach_feedback_in(
     progress: bool = False,
     workers: int | None = None,
     cache_con: ibis.BaseBackend | None = None,
+    slice_rows: int = ATTACH_SLICE_ROWS,
 ) -> AttachReport:
     """:func:`attach_feedback` on a bare Ibis connection holding ``feedback`` and ``events``.
 
     ``workers`` processes score new texts (default: every core). ``cache_con`` holds the
     ``sentiment_cache`` table (default ``con``; a Spark workspace keeps it in its DuckDB
-    file).
+    file). ``slice_rows``: events per range of customers matched at once on DuckDB.
     """
     vs = voice_settings(settings)
     report = AttachReport(window_hours=vs.attach_window_hours)
@@ -117,7 +125,10 @@ def attach_feedback_in(
         fb = fb.mutate(touchpoint_given=fb.touchpoint)
         columns.append("touchpoint_given")
 
-    attached = _attached(con, fb, tables, set(touchpoints), vs.attach_window_hours)
+    matched = "_voice_feedback_matched"
+    attached = _attached_by_range(
+        con, fb, tables, set(touchpoints), vs.attach_window_hours, slice_rows, matched
+    )
     cache_con = con if cache_con is None else cache_con
     report.texts_scored = fill_cache(
         con, fb.text, workers=workers, progress=progress, cache_con=cache_con
@@ -156,24 +167,57 @@ def attach_feedback_in(
                 report.by_event += n
             else:
                 report.unattached[row.method] += n
+        expected = int(con.to_pyarrow(fb.count()).as_py())
+        if report.rows != expected:  # a range missed rows: never drop feedback silently
+            raise RuntimeError(f"feedback attachment: matched {report.rows} of {expected} rows")
         backend.write_table(con, "feedback", staged.drop("_method", "_given_unknown"))
     finally:
         backend.drop_table(con, tmp)
+        backend.drop_table(con, matched)
         if cache_copy:
             backend.drop_table(con, cache_copy)
     return report
 
 
-def _attached(
+def _attached_by_range(
     con: ibis.BaseBackend,
     fb: ir.Table,
     tables: set[str],
     touchpoints: set[str],
     window_hours: float,
+    slice_rows: int,
+    scratch: str,
 ) -> ir.Table:
-    """``fb`` plus ``_touchpoint`` (attached), ``_method`` and ``_given_unknown``."""
-    if "events" in tables:
-        ev = con.table("events")
+    """:func:`_attached` over the whole tables; on DuckDB above ``slice_rows`` events, run
+    per range of customers into table ``scratch`` (same rows: every rule is per customer).
+    Spark spreads the join over its executors, so there it is one piece."""
+    ev = con.table("events") if "events" in tables else None
+    bounds = []
+    if ev is not None and not backend.is_spark(con):
+        total = int(con.to_pyarrow(ev.count()).as_py())
+        bounds = customer_bounds(con, ev, total, slice_rows)
+    if not bounds:
+        return _attached(con, fb, ev, touchpoints, window_hours)
+    pieces = zip(in_ranges(fb, bounds), in_ranges(ev, bounds), strict=True)
+    for i, (fb_part, ev_part) in enumerate(pieces):
+        part = _attached(con, fb_part, ev_part, touchpoints, window_hours)
+        if i == 0:
+            backend.write_table(con, scratch, part, temp=True)
+        else:
+            backend.append_rows(con, scratch, part)
+    return con.table(scratch)
+
+
+def _attached(
+    con: ibis.BaseBackend,
+    fb: ir.Table,
+    ev: ir.Table | None,
+    touchpoints: set[str],
+    window_hours: float,
+) -> ir.Table:
+    """``fb`` plus ``_touchpoint`` (attached), ``_method`` and ``_given_unknown``, matched
+    against ``ev`` (the events, or None when the workspace has none)."""
+    if ev is not None:
         ev = ev.filter(ev.touchpoint.notnull() & ev.customer_id.notnull() & ev.ts.notnull())
         # One event per (customer, ts): the last by (event, event_id), the journeymap tie order.
         rank = ibis.row_number().over(

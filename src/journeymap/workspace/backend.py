@@ -54,17 +54,41 @@ def duckdb_settings(con: ibis.BaseBackend, **values: str | bool) -> Iterator[Non
     if is_spark(con):
         yield
         return
-    previous = {
-        name: raw(con).execute("SELECT current_setting(?)", [name]).fetchone()[0]
-        for name in values
-    }
+    settings = _SETTINGS.setdefault(id(raw(con)), {})
+    previous = {name: _setting_now(con, name, settings.setdefault(name, {})) for name in values}
     try:
         for name, value in values.items():
+            settings[name].setdefault("stack", []).append(value)
             raw(con).execute(f"SET {name} = ?", [value])
         yield
     finally:
         for name, value in previous.items():
             raw(con).execute(f"SET {name} = ?", [value])
+            state = settings[name]
+            state["stack"].pop()
+            state["restored"] = (_shown(con, name), value)
+
+
+#: Per raw connection and setting name: the values enclosing :func:`duckdb_settings`
+#: blocks set (``stack``), and what the last block restored, as shown and as set
+#: (``restored``). DuckDB shows ``memory_limit`` rounded ("4.6 GiB" for 5GB), so
+#: restoring what it shows would lower the cap a little at every block: 5GB came back as
+#: 4.5 GiB after a nested block, and a server's default sank with every refresh.
+_SETTINGS: dict[int, dict[str, dict]] = {}
+
+
+def _shown(con: ibis.BaseBackend, name: str) -> Any:
+    return raw(con).execute("SELECT current_setting(?)", [name]).fetchone()[0]
+
+
+def _setting_now(con: ibis.BaseBackend, name: str, state: dict) -> Any:
+    """The exact value of setting ``name`` now: the innermost block's, else the one last
+    restored if DuckDB still shows it (nobody set it since), else what DuckDB shows."""
+    if state.get("stack"):
+        return state["stack"][-1]
+    shown = _shown(con, name)
+    restored = state.get("restored")
+    return restored[1] if restored is not None and restored[0] == shown else shown
 
 
 def memory_limit(con: ibis.BaseBackend, limit: str) -> AbstractContextManager[None]:
@@ -207,17 +231,22 @@ def write_table(
     return con.table(name)
 
 
-def append_rows(con: ibis.BaseBackend, name: str, rows: pa.Table) -> None:
-    """Append Arrow ``rows`` to a table written by :func:`write_table`.
+def append_rows(con: ibis.BaseBackend, name: str, rows: ibis.Table | pa.Table) -> None:
+    """Append ``rows`` (an Ibis expression or Arrow table) to a table written by
+    :func:`write_table`, matching columns by name.
 
-    DuckDB: registered, inserted and unregistered on the raw connection. Ibis's
+    DuckDB: Arrow is registered, inserted and unregistered on the raw connection. Ibis's
     ``insert`` of an Arrow table keeps a reference to every table it was given (measured:
-    +1 GB of Arrow per 4M-event slice of the 100M store build, killed above 10 GB).
+    +1 GB of Arrow per 4M-event slice of the 100M store build, killed above 10 GB); an
+    expression is inserted by Ibis (``INSERT ... SELECT``, nothing fetched).
     """
     if is_spark(con):
         from journeymap.workspace.spark import append_view
 
         append_view(con, name, rows)
+        return
+    if isinstance(rows, ibis.Table):
+        con.insert(name, rows)
         return
     view = "__jm_append_rows"
     raw(con).register(view, rows)

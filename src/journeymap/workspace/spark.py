@@ -173,13 +173,16 @@ def write_view(con: ibis.BaseBackend, name: str, obj: ibis.Table | pa.Table) -> 
     ``events``, and iterations do not pile up plans.
     """
     session = _session(con)
-    if isinstance(obj, pa.Table):
-        frame = session.createDataFrame(obj) if obj.num_rows else _empty_frame(session, obj)
-    else:
-        con._run_pre_execute_hooks(obj)  # registers memtables the expression reads
-        frame = session.sql(con.compile(obj))
-    materialise(session, frame).createOrReplaceTempView(name)
+    materialise(session, _frame(con, session, obj)).createOrReplaceTempView(name)
     return con.table(name)
+
+
+def _frame(con: ibis.BaseBackend, session, obj: ibis.Table | pa.Table):
+    """A Spark DataFrame of ``obj`` (an Ibis expression or Arrow table)."""
+    if isinstance(obj, pa.Table):
+        return session.createDataFrame(obj) if obj.num_rows else _empty_frame(session, obj)
+    con._run_pre_execute_hooks(obj)  # registers memtables the expression reads
+    return session.sql(con.compile(obj))
 
 
 def materialise(session, frame):
@@ -213,10 +216,11 @@ def _empty_frame(session, table: pa.Table):
     return session.createDataFrame([], schema=PySparkSchema.from_ibis(schema))
 
 
-def append_view(con: ibis.BaseBackend, name: str, rows: pa.Table) -> None:
-    """Add Arrow ``rows`` to the temp view ``name`` (by column name)."""
+def append_view(con: ibis.BaseBackend, name: str, rows: ibis.Table | pa.Table) -> None:
+    """Add ``rows`` (an Ibis expression or Arrow table) to the temp view ``name`` (by
+    column name)."""
     session = _session(con)
-    combined = session.table(name).unionByName(session.createDataFrame(rows))
+    combined = session.table(name).unionByName(_frame(con, session, rows))
     materialise(session, combined).createOrReplaceTempView(name)
 
 
