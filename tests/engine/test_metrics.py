@@ -236,3 +236,73 @@ def test_step_pairs_match_oracle_and_are_cached(ws, log, level):
     of_event = pairs.pair_of_event()
     assert (pairs.code[of_event] == j.steps).all()
     assert (pairs.jid[of_event] == j.journey_of_event).all()
+
+
+def test_mapped_copy_is_shared_inside_the_block_only(ws, log):
+    """Inside ``sharing()`` every touchpoint-level question reads one copy of the mapped
+    events (a snapshot's metrics, funnel, transitions and pain detection): built once,
+    dropped from the journeys' cache at the end. Outside, each call makes its own. The copy
+    holds exactly the events with a touchpoint, in the tie rule's order (pandas oracle)."""
+    from journeymap.engine.journeys import sharing
+
+    j = Analysis.from_workspace(ws).journeys()
+    assert j.mapped() is not j.mapped()
+    with sharing():
+        m = j.mapped()
+        assert j.mapped() is m
+        assert j.at_level("stage").mapped() is not m  # one copy per level
+        assert j.at_level("stage").mapped().level == "stage"
+    assert not any(isinstance(k, tuple) for k in j._cache)
+    expected = sorted_log(log).dropna(subset=["touchpoint"])
+    assert m.n_events == len(expected)
+    assert list(m.customers) == list(dict.fromkeys(expected["customer_id"]))
+    assert m.keys is m.customers  # customer journeys: one array, one journey per customer
+    assert list(m.step_names[m.steps]) == list(expected["touchpoint"])
+    assert list(m.names["channel"][m.codes["channel"]]) == list(expected["channel"])
+    assert list(m.names["event"][m.codes["event"]]) == list(expected["event"])
+    ts = pd.to_datetime(expected["ts"], utc=True).astype("int64") // 1000
+    assert (m.ts == ts.to_numpy()).all()
+    assert (m.journey_of_event == pd.factorize(expected["customer_id"])[0]).all()
+
+
+def test_select_counts_per_journey_and_keeps_shared_codes():
+    """``select`` counts kept events per journey from the mask (empty journeys, chunks
+    smaller than the journeys: against a per-event Python count), and copies a kind's
+    codes when first read, an array that kinds share once and a constant (no value) not
+    at all."""
+    from journeymap.engine.journeys import Journeys, _count_per_journey
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        lengths = rng.integers(0, 5, size=int(rng.integers(0, 25)))
+        offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+        mask = rng.random(int(offsets[-1])) < 0.5
+        expected = [int(mask[a:b].sum()) for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+        for chunk in (1, 3, 1 << 20):
+            assert _count_per_journey(mask, offsets, chunk).tolist() == expected
+    event = np.array([2, 0, 0, 1, 0, 2], dtype=np.int32)  # journeys a: 2 0, b: 0, c: 1 0 2
+    j = Journeys(
+        customers=np.array(["a", "b", "c"], dtype=object),
+        keys=np.array(["a", "b", "c"], dtype=object),
+        offsets=np.array([0, 2, 3, 6]),
+        ts=np.arange(6, dtype=np.int64),
+        codes={
+            "event": event,
+            "touchpoint": event,
+            "stage": np.broadcast_to(np.int32(-1), (6,)),
+            "channel": event * 0,
+        },
+        names={k: np.array(["x", "y", "z"], dtype=object) for k in ("event", "touchpoint")}
+        | {"stage": np.array([], dtype=object), "channel": np.array(["web"], dtype=object)},
+        session=np.ones(6, dtype=np.int32),
+    )
+    s = j.select(event != 0)
+    assert not s.codes._done  # each kind copied when first read, not before
+    assert s.customers.tolist() == ["a", "c"] and s.offsets.tolist() == [0, 1, 3]
+    assert s.codes["event"].tolist() == [2, 1, 2] and s.ts.tolist() == [0, 3, 5]
+    assert s.codes["touchpoint"] is s.codes["event"]
+    assert s.codes["stage"].tolist() == [-1] * 3 and s.codes["stage"].strides == (0,)
+    assert s.keys is not s.customers  # (given as two arrays: kept apart)
+    assert s.codes["channel"].tolist() == [0, 0, 0] and dict(s.codes).keys() == j.codes.keys()
+    again = s.select(np.array([True, False, True]))  # a selection of a selection
+    assert again.codes["event"].tolist() == [2, 2] and again.customers.tolist() == ["a", "c"]

@@ -13,7 +13,11 @@ gives the same answer on either path.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +28,43 @@ KINDS: tuple[str, ...] = ("event", "touchpoint", "stage", "channel")
 LEVELS: tuple[str, ...] = ("touchpoint", "stage", "event")
 #: Columns fetched from the events table to build journeys.
 ROW_COLUMNS: list[str] = ["customer_id", "ts", *KINDS, "session_id"]
+
+#: Inside :func:`sharing`: the (journeys, cache key) of the derived values kept for it.
+_SHARING: ContextVar[list | None] = ContextVar("journeymap_sharing", default=None)
+_T = TypeVar("_T")
+
+
+@contextmanager
+def sharing() -> Iterator[None]:
+    """Within this block values derived from journeys through :func:`shared` (the mapped
+    journeys of :meth:`Journeys.mapped`, the step pairs of
+    :func:`journeymap.engine.metrics.step_pairs`) are kept in the journeys' cache, so the
+    questions that follow (a snapshot: metrics, funnel, flows, transitions, pain
+    detection) build them once and hold one copy, not one each. They are dropped at the
+    end: at 100M events a mapped copy weighs about 2.5 GB, too much to hold in a
+    long-lived process (the web app) for nothing."""
+    kept: list = []
+    token = _SHARING.set(kept)
+    try:
+        yield
+    finally:
+        _SHARING.reset(token)
+        for journeys, key in kept:
+            journeys._cache.pop(key, None)
+
+
+def shared(journeys: Journeys, key: tuple, build: Callable[[], _T]) -> _T:
+    """``build()``; inside :func:`sharing` built once per ``journeys`` and ``key`` and
+    kept in its cache until the block ends (``key`` names the level where the value
+    depends on it: :meth:`Journeys.at_level` copies share one cache)."""
+    if key in journeys._cache:
+        return journeys._cache[key]
+    value = build()
+    kept = _SHARING.get()
+    if kept is not None:
+        journeys._cache[key] = value
+        kept.append((journeys, key))
+    return value
 
 
 def dictionary(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -72,7 +113,7 @@ class Journeys:
     keys: np.ndarray  # object: journey key (customer id, or "<customer>#<session>")
     offsets: np.ndarray  # int64, len = journeys + 1
     ts: np.ndarray  # int64 microseconds per event
-    codes: dict[str, np.ndarray]  # kind -> int32 code per event
+    codes: Mapping[str, np.ndarray]  # kind -> int32 code per event (a dict, or read lazily)
     names: dict[str, np.ndarray]  # kind -> sorted dictionary
     session: np.ndarray  # int32 session number (1-based) per event
     level: str = "touchpoint"
@@ -233,20 +274,28 @@ class Journeys:
         return replace(self, level=level, _cache=self._cache)
 
     def select(self, mask: np.ndarray) -> Journeys:
-        """Only the events where ``mask`` holds; journeys left empty are dropped."""
+        """Only the events where ``mask`` holds; journeys left empty are dropped.
+
+        The kept events are counted per journey from ``mask`` and ``offsets``, not from
+        :attr:`journey_of_event`, which would stay in this journeys' cache (the store's
+        for the process's lifetime: 0.4 GB at 100M events) for this one count. Times and
+        sessions are copied now, each kind of codes when first read (:class:`_SelectedCodes`
+        keeps ``mask``, which must not change afterwards)."""
         if mask.all():
             return self
-        jid = self.journey_of_event[mask]
-        kept_counts = np.bincount(jid, minlength=len(self))
+        kept_counts = _count_per_journey(mask, self.offsets)
         keep = kept_counts > 0
         offsets = np.append(0, np.cumsum(kept_counts[keep])).astype(np.int64)
+        customers = self.customers[keep]
         return replace(
             self,
-            customers=self.customers[keep],
-            keys=self.keys[keep],
+            customers=customers,
+            # customer journeys keep ``keys is customers``: one array, and what tells
+            # readers (transitions) that each journey is one customer
+            keys=customers if self.keys is self.customers else self.keys[keep],
             offsets=offsets,
             ts=self.ts[mask],
-            codes={k: v[mask] for k, v in self.codes.items()},
+            codes=_SelectedCodes(self.codes, mask, int(offsets[-1])),
             session=self.session[mask],
             _cache={},
         )
@@ -256,8 +305,9 @@ class Journeys:
         return self.select(keep[self.journey_of_event])
 
     def mapped(self) -> Journeys:
-        """Without events that have no name at the analysed level (unmapped events)."""
-        return self.select(self.steps >= 0)
+        """Without events that have no name at the analysed level (unmapped events); a
+        copy of the mapped events' arrays, made once per :func:`sharing` block."""
+        return shared(self, ("mapped", self.level), lambda: self.select(self.steps >= 0))
 
     def by_session(self) -> Journeys:
         """One journey per session instead of per customer."""
@@ -290,6 +340,46 @@ class Journeys:
         names = self.names[kind or self.level]
         idx = np.searchsorted(names.astype(str), name) if len(names) else 0
         return int(idx) if idx < len(names) and names[idx] == name else -1
+
+
+def _count_per_journey(mask: np.ndarray, offsets: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
+    """How many events of each journey ``mask`` holds for, ``chunk`` journeys at a time
+    (``reduceat`` widens the booleans it sums to int64: 8 bytes an event at once)."""
+    counts = np.zeros(len(offsets) - 1, dtype=np.int64)
+    nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])  # reduceat needs increasing starts
+    for at in range(0, len(nonempty), chunk):
+        rows = nonempty[at : at + chunk]
+        lo, hi = offsets[rows[0]], offsets[rows[-1] + 1]
+        counts[rows] = np.add.reduceat(mask[lo:hi], offsets[rows] - lo, dtype=np.int64)
+    return counts
+
+
+class _SelectedCodes(Mapping):
+    """The codes of the events ``mask`` keeps, each kind copied out of ``source`` when it
+    is first read: a question reads the level's codes and one or two other kinds, and
+    each kind of a 100M-event log not read is 0.3 GB not copied (``mapped()`` copies for
+    every question). Kinds sharing one array (touchpoint = event in ``analyze_events``)
+    share one copy; a constant (a kind with no value, a read-only broadcast of -1) stays a
+    constant. Holds ``mask`` (a byte per event of the source) and ``source`` meanwhile."""
+
+    def __init__(self, source: Mapping[str, np.ndarray], mask: np.ndarray, n: int):
+        self._source, self._mask, self._n = source, mask, n
+        self._done: dict[int, np.ndarray] = {}  # by the source array's id (kept alive by it)
+
+    def __getitem__(self, kind: str) -> np.ndarray:
+        values = self._source[kind]
+        if id(values) not in self._done:
+            constant = values.ndim == 1 and values.strides == (0,) and len(values)
+            self._done[id(values)] = (
+                np.broadcast_to(values[0], (self._n,)) if constant else values[self._mask]
+            )
+        return self._done[id(values)]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._source)
+
+    def __len__(self) -> int:
+        return len(self._source)
 
 
 def session_numbers(ts: np.ndarray, offsets: np.ndarray, inactivity_us: int) -> np.ndarray:

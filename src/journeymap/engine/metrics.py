@@ -22,16 +22,13 @@ is "in order" with neither. Stages missing from the design are counted as unmapp
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from journeymap.engine.funnel import _next
-from journeymap.engine.journeys import Journeys
+from journeymap.engine.journeys import Journeys, shared, sharing
 
 
 def step_metrics(
@@ -111,10 +108,11 @@ class StepPairs:
     and the pain detectors (:mod:`journeymap.insights.pains`) count, sorted by name code
     then journey (:func:`step_pairs`; read-only arrays, as they may be shared)."""
 
-    first: np.ndarray  # int64: position of the pair's first event
+    # (positions and run counts in int32 below 2**31 events: kept through a snapshot)
+    first: np.ndarray  # int32 (int64 past 2**31 events): position of the pair's first event
     code: np.ndarray  # int32: the name's code (non-decreasing)
     jid: np.ndarray  # int32: the journey
-    runs: np.ndarray  # int64: runs of the name in the journey (2+: a loop)
+    runs: np.ndarray  # int32 (as ``first``): runs of the name in the journey (2+: a loop)
     run_start: np.ndarray  # bool per event: first event of a run of one name
     pair_of_run: np.ndarray  # int32 (int64 past 2**31 runs): the pair of each run, in event order
 
@@ -125,45 +123,27 @@ class StepPairs:
         return self.pair_of_run[run_index]
 
 
-#: Inside :func:`sharing_step_pairs`: the (journeys, cache key) of the pairs it keeps.
-_SHARING: ContextVar[list | None] = ContextVar("journeymap_step_pairs", default=None)
-
-
-@contextmanager
-def sharing_step_pairs() -> Iterator[None]:
-    """Within this block :func:`step_pairs` keeps its pairs in each journeys' cache, so
-    the readers that follow (touchpoint metrics, pain detection: a snapshot) sort them
-    once; they are dropped at the end, as at 100M events they weigh about 2 GB, too much
-    to hold in a long-lived process (the web app) for nothing."""
-    kept: list = []
-    token = _SHARING.set(kept)
-    try:
-        yield
-    finally:
-        _SHARING.reset(token)
-        for journeys, key in kept:
-            journeys._cache.pop(key, None)
+#: Inside this block :func:`step_pairs` keeps its pairs (and :meth:`Journeys.mapped` its
+#: copy) in each journeys' cache, so the readers that follow (touchpoint metrics, pain
+#: detection: a snapshot) build them once; dropped at the end (see :func:`.journeys.sharing`).
+sharing_step_pairs = sharing
 
 
 def step_pairs(j: Journeys) -> StepPairs:
     """The (journey, name) pairs of mapped journeys ``j`` at their level; inside
     :func:`sharing_step_pairs` built once and shared through ``j``'s cache (0.5 s at 10M
     events each time they are built)."""
-    key = ("step_pairs", j.level)
-    if key in j._cache:
-        return j._cache[key]
+    return shared(j, ("step_pairs", j.level), lambda: _step_pairs(j))
+
+
+def _step_pairs(j: Journeys) -> StepPairs:
     steps = j.steps
     run = np.empty(j.n_events, dtype=bool)  # a run = consecutive events at one name
     if j.n_events:
         run[0] = True
         np.not_equal(steps[1:], steps[:-1], out=run[1:])
         run[j.offsets[:-1]] = True
-    pairs = _first_per_journey(steps, j.journey_of_event, run)
-    kept = _SHARING.get()
-    if kept is not None:
-        j._cache[key] = pairs
-        kept.append((j, key))
-    return pairs
+    return _first_per_journey(steps, j.journey_of_event, run)
 
 
 def _first_per_journey(steps: np.ndarray, jid: np.ndarray, run: np.ndarray) -> StepPairs:
@@ -192,11 +172,13 @@ def _first_per_journey(steps: np.ndarray, jid: np.ndarray, run: np.ndarray) -> S
     pair_of_run[order] = np.cumsum(new, dtype=pair_of_run.dtype) - 1
     del order
     starts = np.flatnonzero(new)
-    runs = np.empty(len(starts), dtype=np.int64)  # (no appended copy of ``starts``)
+    position = np.int32 if len(run) < 2**31 else np.int64
+    runs = np.empty(len(starts), dtype=position)  # (no appended copy of ``starts``)
     if len(starts):
         np.subtract(starts[1:], starts[:-1], out=runs[:-1])
         runs[-1] = len(rows) - starts[-1]
-    pairs = StepPairs(rows[starts], s[starts], jj[starts], runs, run, pair_of_run)
+    first = rows[starts].astype(position, copy=False)
+    pairs = StepPairs(first, s[starts], jj[starts], runs, run, pair_of_run)
     for array in (pairs.first, pairs.code, pairs.jid, pairs.runs, run, pair_of_run):
         array.flags.writeable = False  # cached and shared: a reader must never change them
     return pairs
@@ -211,17 +193,19 @@ def _time_to_next_stage(j, first_pos, k_code, k_jid, stage_order, n_names) -> np
     stage_codes = j.codes["stage"]
     code_of = {str(name): i for i, name in enumerate(j.names["stage"])}
     rank_to_code = [code_of.get(s, -1) for s in stage_order]
-    next_code = np.full(len(j.names["stage"]) + 1, -1, dtype=np.int64)
+    next_code = np.full(len(j.names["stage"]) + 1, -1, dtype=np.int32)
     for r, code in enumerate(rank_to_code[:-1]):
         if code >= 0:
             next_code[code] = rank_to_code[r + 1]
     target = next_code[stage_codes[first_pos]]  # (no stage: code -1 picks the last, -1)
     seconds = np.full(len(first_pos), np.nan)
-    ends = j.offsets[1:][k_jid]
+    ends = j.offsets[1:]  # of each journey (of a pair: ends[k_jid], for the rows asked only)
     # the stages some pair goes on to, by counting (np.unique would sort the pairs)
     for code in np.flatnonzero(np.bincount(target + 1, minlength=len(next_code) + 1)[1:]):
         rows = np.flatnonzero(target == code)
-        nxt, ok = _next(np.flatnonzero(stage_codes == code), first_pos[rows] + 1, ends[rows])
+        starts, stops = first_pos[rows] + 1, ends[k_jid[rows]]
+        nxt, ok = _next(np.flatnonzero(stage_codes == code), starts, stops)
+        del starts, stops
         seconds[rows[ok]] = (j.ts[nxt[ok]] - j.ts[first_pos[rows[ok]]]) / 1e6
     # k_code is sorted: each name's pairs are one slice (no DataFrame / groupby: 0.5 s at
     # 10M events); np.median averages the two middle values as pandas' median does

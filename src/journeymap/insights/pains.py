@@ -492,17 +492,16 @@ def _slow_steps(ctx: _Context) -> list[dict]:
     gap_us = ts[at]
     gap_us -= ts[before]
     gap_s = gap_us / 1e6
-    move_jid = ctx.jid[at]
-    prev_tp = ctx.tp[before]
-    del before
     wide = np.int32 if ctx.n_tp**2 < 2**31 else np.int64
-    step = prev_tp.astype(wide) * max(ctx.n_tp, 1) + ctx.tp[at]  # step id (src, dst)
+    step = ctx.tp[before].astype(wide) * max(ctx.n_tp, 1) + ctx.tp[at]  # step id (src, dst)
+    del before  # (the source and journey of a move are read from ``at`` where needed)
     if ctx.n_tp**2 < 2**15:  # numpy sorts 16-bit integers by radix (stable, linear time)
         step = step.astype(np.int16)
     moves = {"cross": cross, "gap_s": gap_s, "gap_us": gap_us, "step": step}
     # The norm of a step is every other move of its kind: ranked and sorted once per kind,
     # so each step costs its own size, not a pass over all moves (10M events: 50x faster).
     pools = {kind: _MovePool(moves, kind) for kind in (False, True)}
+    del moves, gap_us  # the pools hold what they need (each is one int64 a move)
     # steps (src, dst) in the order they are first seen; each step's moves in move order
     order = np.argsort(step, kind="stable")
     # each step's slice of ``order``, from the counts (no gathers of the sorted steps)
@@ -514,7 +513,7 @@ def _slow_steps(ctx: _Context) -> list[dict]:
         idx = order[starts[s] : ends[s]]
         if len(idx) < ctx.min_n:
             continue
-        src, dst = ctx.tp_name(prev_tp[idx[0]]), ctx.tp_name(ctx.tp[at[idx[0]]])
+        src, dst = ctx.tp_name(ctx.tp[at[idx[0]] - 1]), ctx.tp_name(ctx.tp[at[idx[0]]])
         kind = bool(cross[idx[0]])
         pool = pools[kind]
         if cross[idx].all() or not cross[idx].any():
@@ -537,7 +536,7 @@ def _slow_steps(ctx: _Context) -> list[dict]:
         med = float(pd.Series(mine_gap).median())
         slow_share = float((mine_gap > p90).mean())
         # moves are in journey order, so a step's journeys come sorted: count the changes
-        customers = int(1 + np.count_nonzero(np.diff(move_jid[idx])))
+        customers = int(1 + np.count_nonzero(np.diff(ctx.jid[at[idx]])))
         words = "from one stage to the next" if kind else "within a stage"
         rows.append(
             _row(
@@ -588,6 +587,8 @@ class _MovePool:
         all_steps = np.asarray(moves["step"])
         self.n_steps = int(all_steps.max()) + 1 if len(all_steps) else 0
         rows = np.flatnonzero(cross == kind)
+        if len(rows) < 2**31:  # kept for the pool's life: half the memory (100M: 0.2 GB)
+            rows = rows.astype(np.int32)
         self.size = len(rows)
         self.step = step = all_steps[rows]
         self._gap_s, self._rows = moves["gap_s"], rows  # the pool's gaps, when needed
@@ -597,6 +598,8 @@ class _MovePool:
         # sorted positions of each step's moves: the slots grouped by step, in slot order
         small = slot_step.astype(np.int16) if self.n_steps < 2**15 else slot_step
         self.slots = np.argsort(small, kind="stable")  # (16 bits: radix, linear time)
+        if self.size < 2**31:  # (sums of slots below are taken in the platform's int64)
+            self.slots = self.slots.astype(np.int32)
         del small
         self.first_slot = np.r_[0, np.cumsum(self.count)]
         # log10 does not reverse an order, so the logs of the sorted gaps are sorted: the
@@ -638,8 +641,14 @@ class _MovePool:
         if gap_us is not None and (
             not len(gap_us) or (gap_us.min() >= 0 and gap_us.max() < 1 << (62 - bits))
         ):
-            packed = np.sort((gap_us.astype(np.int64) << bits) | step)
-            return (packed >> bits) / 1e6, packed & ((1 << bits) - 1)
+            # in place: ``gap_us`` is the pool's own copy (one int64 a move at 100M: 0.4 GB)
+            packed = gap_us.astype(np.int64, copy=False)
+            packed <<= bits
+            packed |= step
+            packed.sort()
+            slot_step = (packed & ((1 << bits) - 1)).astype(step.dtype)
+            packed >>= bits
+            return packed / 1e6, slot_step
         gap = self.gap
         by_gap = np.argsort(gap)
         return gap[by_gap], step[by_gap]
@@ -919,7 +928,7 @@ def _support_after(ctx: _Context) -> list[dict]:
 
 
 def _channel_switch(ctx: _Context) -> list[dict]:
-    f, ch = ctx.f, ctx.channel.astype(np.int64)
+    f, ch = ctx.f, ctx.channel  # int32 codes, not copied (each copy: 4-8 bytes an event)
     n_ch = len(ctx.channel_names)
     outbound = np.array(
         [name in ctx.outbound_channels for name in ctx.channel_names] + [False], dtype=bool
@@ -934,7 +943,9 @@ def _channel_switch(ctx: _Context) -> list[dict]:
         if len(at_c):
             jid_c = ctx.jid[at_c]
             first_use[at_c[np.r_[True, jid_c[1:] != jid_c[:-1]]]] = True
-    prev_ch = np.r_[-1, ch[:-1]]
+    prev_ch = np.empty_like(ch)
+    prev_ch[:1] = -1
+    prev_ch[1:] = ch[:-1]
     switch = (
         ctx.same_prev
         & (prev_ch >= 0)

@@ -150,15 +150,20 @@ def collect_outputs(
     when the engine offers them, else from ``journeymap.voice.api``; when neither exists
     the snapshot says so in ``meta.notes`` rather than dropping the lane silently.
     """
-    from journeymap.engine.metrics import sharing_step_pairs  # (here: the engine is heavy)
+    from journeymap.engine.journeys import sharing  # (here: the engine is heavy)
 
-    # touchpoint metrics and pain detection read one set of (customer, touchpoint) pairs
-    with sharing_step_pairs():
-        return _collect(analysis, funnel_steps, flow_steps)
-
-
-def _collect(analysis: Any, funnel_steps: Sequence[str] | None, flow_steps: int) -> EngineOutputs:
+    # Stage metrics first and on their own: their stage-level copy of the mapped events
+    # is let go before the touchpoint-level questions. Those all read one mapped copy and
+    # one set of (customer, touchpoint) pairs, built once inside ``sharing`` (at 10M
+    # events a snapshot held three copies and two sets of pairs, 1 GB, before this).
     stage = analysis.stage_metrics()
+    with sharing():
+        return _collect(analysis, stage, funnel_steps, flow_steps)
+
+
+def _collect(
+    analysis: Any, stage: pd.DataFrame, funnel_steps: Sequence[str] | None, flow_steps: int
+) -> EngineOutputs:
     tps = analysis.touchpoint_metrics()
     out = EngineOutputs(stage_metrics=stage, touchpoint_metrics=tps)
     out.customers_total = _customers_total(analysis, tps)
