@@ -53,6 +53,8 @@ EVENTS_PER_PERSON = 7.128
 FUNNEL = ["product_page", "cart", "checkout", "web_payment", "order_confirmed"]
 REFRESH_STEPS = ("stitch", "mapping", "store", "attach")
 STEPS = ("generate", "ingest", *REFRESH_STEPS, "analyses", "snapshot")
+#: Steps that only read the workspace: one failing does not stop the next.
+READ_ONLY_STEPS = ("analyses", "snapshot")
 GB = 2**30
 
 
@@ -278,8 +280,8 @@ def run_all(args: argparse.Namespace) -> dict:
         results["steps"][step] = result
         path.write_text(json.dumps(results, indent=1, default=str))
         print(json.dumps(result, default=str)[:1500], flush=True)
-        if result["exit"] != 0:
-            break
+        if result["exit"] != 0 and step not in READ_ONLY_STEPS:
+            break  # later steps read what this one should have written
     return results
 
 

@@ -47,6 +47,7 @@ from journeymap.workspace.backend import (
     append_rows,
     atomic,
     drop_table,
+    is_spark,
     memory_at_most,
     move_table,
     quote,
@@ -160,7 +161,11 @@ def build_store(
         names = {k: dictionary(con.to_pyarrow(events.select(k).distinct())[k]) for k in KINDS}
     keep = total <= KEEP_BUILT_ROWS
     parts, written, customers, sessions = [], 0, 0, 0
-    slice_rows = partition_rows if keep else min(partition_rows, STREAMED_SLICE_ROWS)
+    # Smaller slices where memory is tight: a streamed build (DuckDB's buffers beside the
+    # slice), and Spark, whose rows reach Python through pandas (Ibis's PySpark
+    # ``to_pyarrow``) beside the JVM's heap: at 10M, 4M-event slices passed 10 GB.
+    small = not keep or is_spark(con)
+    slice_rows = min(partition_rows, STREAMED_SLICE_ROWS) if small else partition_rows
     ranges = in_ranges(events, customer_bounds(con, events, total, slice_rows))
     for part in ranges if keep else _with_memory_at_most(con, ranges, STREAMED_DUCKDB_BYTES):
         rows = con.to_pyarrow(part)  # in any order: sorted here, in numpy
