@@ -206,12 +206,13 @@ def test_flows_dropped_at_funnel_step(ws, log):
 def test_step_pairs_match_oracle_and_are_cached(ws, log, level):
     """The (journey, name) pairs touchpoint metrics and pain detection share: each pair's
     first event and number of runs as plain Python counts them, every event mapped to its
-    pair; read-only, kept in the journeys' cache only inside ``sharing_step_pairs``."""
-    from journeymap.engine.metrics import sharing_step_pairs, step_pairs
+    pair; read-only, kept in the journeys' cache only inside ``sharing``."""
+    from journeymap.engine.journeys import sharing
+    from journeymap.engine.metrics import step_pairs
 
     j = Analysis.from_workspace(ws).journeys().at_level(level).mapped()
     assert step_pairs(j) is not step_pairs(j)  # not kept outside the block
-    with sharing_step_pairs():
+    with sharing():
         pairs = step_pairs(j)
         assert step_pairs(j) is pairs  # built once, shared through the journeys' cache
     assert not any(isinstance(k, tuple) and k[0] == "step_pairs" for k in j._cache)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from journeymap.engine.funnel import _next
-from journeymap.engine.journeys import Journeys, shared, sharing
+from journeymap.engine.journeys import Journeys, shared
 
 
 def step_metrics(
@@ -123,15 +123,9 @@ class StepPairs:
         return self.pair_of_run[run_index]
 
 
-#: Inside this block :func:`step_pairs` keeps its pairs (and :meth:`Journeys.mapped` its
-#: copy) in each journeys' cache, so the readers that follow (touchpoint metrics, pain
-#: detection: a snapshot) build them once; dropped at the end (see :func:`.journeys.sharing`).
-sharing_step_pairs = sharing
-
-
 def step_pairs(j: Journeys) -> StepPairs:
     """The (journey, name) pairs of mapped journeys ``j`` at their level; inside
-    :func:`sharing_step_pairs` built once and shared through ``j``'s cache (0.5 s at 10M
+    :func:`.journeys.sharing` built once and shared through ``j``'s cache (0.5 s at 10M
     events each time they are built)."""
     return shared(j, ("step_pairs", j.level), lambda: _step_pairs(j))
 

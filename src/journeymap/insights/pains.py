@@ -240,7 +240,7 @@ class _Context:
         self.same_next = np.zeros(n, dtype=bool)
         self.same_next[:-1] = self.same_prev[1:]
         # the (customer, touchpoint) pairs touchpoint metrics count: inside
-        # engine.metrics.sharing_step_pairs (a snapshot) built once for both (0.5 s at 10M)
+        # engine.journeys.sharing (a snapshot) built once for both (0.5 s at 10M)
         pairs = step_pairs(j)
         #: run_start[i]: event i starts a run of one touchpoint (a journey's first event,
         #: or a touchpoint other than the previous event's); read only (cached)
