@@ -271,7 +271,7 @@ def test_select_counts_per_journey_and_keeps_shared_codes():
     smaller than the journeys: against a per-event Python count), and copies a kind's
     codes when first read, an array that kinds share once and a constant (no value) not
     at all."""
-    from journeymap.engine.journeys import Journeys, _count_per_journey
+    from journeymap.engine.journeys import Journeys, count_per_journey
 
     rng = np.random.default_rng(3)
     for _ in range(50):
@@ -280,7 +280,7 @@ def test_select_counts_per_journey_and_keeps_shared_codes():
         mask = rng.random(int(offsets[-1])) < 0.5
         expected = [int(mask[a:b].sum()) for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
         for chunk in (1, 3, 1 << 20):
-            assert _count_per_journey(mask, offsets, chunk).tolist() == expected
+            assert count_per_journey(mask, offsets, chunk).tolist() == expected
     event = np.array([2, 0, 0, 1, 0, 2], dtype=np.int32)  # journeys a: 2 0, b: 0, c: 1 0 2
     j = Journeys(
         customers=np.array(["a", "b", "c"], dtype=object),

@@ -119,6 +119,44 @@ def test_store_read_back_equals_what_the_build_kept(ws):
         pd.testing.assert_frame_equal(a[name], b[name], obj=name)
 
 
+def test_mapped_scope_holds_only_mapped_events(tmp_path, log, monkeypatch):
+    """``loaded_store(scope="mapped")`` holds, in tie-rule order, each customer's events
+    that have a touchpoint or a stage, and only the customers with one (checked against
+    pandas); questions read it and answer as the events path does; a question on every
+    event (conformance counts the unmapped ones) widens the process' copy to "all"."""
+    log = log.copy()
+    pings = log.index[log["event"] == "debug_ping"]
+    log.loc[pings[::3], "stage"] = "awareness"  # a stage without a touchpoint: mapped
+    lone = log[log["event"] == "debug_ping"].head(3).copy()
+    lone["customer_id"], lone["stage"] = "only_unmapped", None
+    lone["event_id"] = ["z1", "z2", "z3"]
+    log = pd.concat([log, lone], ignore_index=True)
+    ws = make_workspace(tmp_path, log)
+    forget_loaded_stores()
+    monkeypatch.setattr(store_module, "LOAD_BATCH_CUSTOMERS", 11)  # many batches
+    j = loaded_store(ws.con, "mapped")
+    expected = sorted_log(log[log["touchpoint"].notna() | log["stage"].notna()])
+    assert "only_unmapped" not in set(j.customers) and len(j) == expected.customer_id.nunique()
+    assert j.customers.tolist() == sorted(expected.customer_id.unique())
+    assert j.n_events == len(expected) < len(log)
+    micros = expected["ts"].astype("int64") // 1000  # (pandas stores ns)
+    assert j.ts.tolist() == micros.tolist()
+    names = j.names["stage"]
+    stages = [None if c < 0 else names[c] for c in j.codes["stage"]]
+    assert stages == [None if pd.isna(s) else s for s in expected["stage"]]
+    a = Analysis.from_workspace(ws, level="stage")
+    b = a.filtered(use_store=False)
+    for question in ("transitions", "variants", "stage_metrics", "touchpoint_metrics"):
+        pd.testing.assert_frame_equal(getattr(a, question)(), getattr(b, question)())
+    assert loaded_store(ws.con, "mapped") is j  # nothing read again
+    pd.testing.assert_frame_equal(a.conformance(), b.conformance())
+    widened = store_module._LOADED[id(ws.con)]
+    assert widened[1] == "all" and widened[2].n_events == len(log)
+    assert loaded_store(ws.con, "mapped") is widened[2]  # "all" serves both scopes
+    with pytest.raises(ValueError, match="scope must be one of all, mapped"):
+        loaded_store(ws.con, "some")
+
+
 def _arrays(j) -> dict:
     out = {"customers": j.customers.tolist(), "offsets": j.offsets.tolist()}
     out.update(ts=j.ts.tolist(), session=j.session.tolist())
@@ -205,3 +243,19 @@ def test_funnel_breakdown_distribution_and_reference(ws, log):
     assert prev["conversion"].tolist() == pytest.approx(total["conversion_previous"].tolist())
     by_channel = a.funnel(steps, window="3d", breakdown="channel", attribution="all_events")
     assert (by_channel.groupby("step")["customers"].sum() >= total["customers"].to_numpy()).all()
+
+
+def test_customer_ids_are_compact_strings_and_never_none():
+    """Ids are numpy StringDType (16 bytes each up to 15 characters, not a Python str
+    object each); a null id is an error, never the text "None"."""
+    import numpy as np
+    import pyarrow as pa
+
+    from journeymap.engine.journeys import ID_DTYPE, as_ids, ids_to_arrow
+
+    ids = as_ids(pa.chunked_array([["cüst_1", "c2"], ["c3"]]))
+    assert ids.dtype == ID_DTYPE and ids.nbytes == 3 * 16 and ids.tolist() == ["cüst_1", "c2", "c3"]
+    assert ids_to_arrow(ids).to_pylist() == ["cüst_1", "c2", "c3"]
+    assert as_ids(np.array(["a", "b"], dtype=object)).tolist() == ["a", "b"]
+    with pytest.raises(ValueError, match="1 events have no customer_id"):
+        as_ids(pa.array(["a", None]))

@@ -64,7 +64,7 @@ from journeymap.engine import metrics as metrics_mod
 from journeymap.engine import paths as paths_mod
 from journeymap.engine.backend import sorted_rows
 from journeymap.engine.filters import Filters, filter_customers, filter_time
-from journeymap.engine.journeys import ROW_COLUMNS, Journeys
+from journeymap.engine.journeys import ROW_COLUMNS, Journeys, as_ids
 from journeymap.engine.store import loaded_store, store_is_fresh
 
 
@@ -91,6 +91,7 @@ class Analysis:
         engine_settings = self.settings.get("engine") or {}
         self.use_store = engine_settings.get("use_store", True) if use_store is None else use_store
         self._journeys: Journeys | None = None
+        self._mapped: Journeys | None = None
 
     # ----- construction -------------------------------------------------------------
     @classmethod
@@ -185,19 +186,31 @@ class Analysis:
         """Whether questions are answered from the journey store (else the events table)."""
         return bool(self.use_store) and store_is_fresh(self.con)
 
-    def journeys(self) -> Journeys:
-        """The filtered journeys at the chosen level (per session when asked)."""
+    def journeys(self, *, mapped: bool = False) -> Journeys:
+        """The filtered journeys at the chosen level (per session when asked); with
+        ``mapped`` only the events that have a name at the level, which is all that paths,
+        funnels, flows, metrics and pain detection read. From the store, those are loaded
+        without the unmapped events at all (``loaded_store(scope="mapped")``): no copy of
+        the log per question, and none of the unmapped fifth of the 100M benchmark."""
+        if mapped:
+            if self._mapped is None:
+                scope = "all" if self.filters.level == "event" else "mapped"
+                self._mapped = self._journeys_from(scope).mapped()
+            return self._mapped
         if self._journeys is None:
-            j = self._from_store() if self.store_used() else self._from_events()
-            j = j.at_level(self.filters.level)
-            self._journeys = j.by_session() if self.filters.sessions else j
+            self._journeys = self._journeys_from("all")
         return self._journeys
+
+    def _journeys_from(self, scope: str) -> Journeys:
+        j = self._from_store(scope) if self.store_used() else self._from_events()
+        j = j.at_level(self.filters.level)
+        return j.by_session() if self.filters.sessions else j
 
     def _from_events(self) -> Journeys:
         return Journeys.from_rows(sorted_rows(self.events(), ROW_COLUMNS))
 
-    def _from_store(self) -> Journeys:
-        j = loaded_store(self.con)
+    def _from_store(self, scope: str) -> Journeys:
+        j = loaded_store(self.con, scope)
         f = self.filters
         mask = np.ones(j.n_events, dtype=bool)
         if f.start is not None:
@@ -208,21 +221,21 @@ class Analysis:
             wanted = [j.code_of(c, "channel") for c in f.channel]
             mask &= np.isin(j.codes["channel"], [c for c in wanted if c >= 0])
         if f.customer_filtered:
-            allowed = self.customers().customer_id.to_pyarrow().to_pylist()
-            mask &= np.isin(j.customers.astype(str), np.array(allowed, dtype=str))[
-                j.journey_of_event
-            ]
+            allowed = as_ids(self.customers().customer_id.to_pyarrow())
+            # per journey, then per event (journey_of_event would stay in the store's cache)
+            mask &= np.repeat(np.isin(j.customers, allowed), j.lengths)
         return j.select(mask)
 
     # ----- questions ----------------------------------------------------------------
     def transitions(self, *, markers: bool = False, arrow: bool = False):
         """Directly-follows pairs; see :func:`journeymap.engine.paths.transitions`."""
-        out = paths_mod.transitions(self.journeys(), markers=markers)
+        out = paths_mod.transitions(self.journeys(mapped=True), markers=markers)
         return pa.Table.from_pandas(out, preserve_index=False) if arrow else out
 
     def variants(self, top: int | None = None, collapse_repeats: bool = False) -> pd.DataFrame:
         """Whole-journey paths; see :func:`journeymap.engine.paths.variants`."""
-        return paths_mod.variants(self.journeys(), top=top, collapse_repeats=collapse_repeats)
+        j = self.journeys(mapped=True)
+        return paths_mod.variants(j, top=top, collapse_repeats=collapse_repeats)
 
     def _check_steps(self, names: list[str]) -> None:
         known = self._known_names() | self._designed_names()
@@ -237,7 +250,8 @@ class Analysis:
         """Names at the level in all events (not only the filtered ones)."""
         level = self.filters.level
         if self.store_used():
-            return set(map(str, loaded_store(self.con).names[level]))
+            scope = "all" if level == "event" else "mapped"  # (the same names either way)
+            return set(map(str, loaded_store(self.con, scope).names[level]))
         values = self.con.table("events").select(level).distinct().to_pyarrow()[level]
         return {v for v in values.to_pylist() if v is not None}
 
@@ -273,7 +287,7 @@ class Analysis:
         names = steps + [e if isinstance(e, str) else e.get("step") for e in exclusions or []]
         self._check_steps([n for n in names if n])
         paths = funnel_mod.funnel_paths(
-            self.journeys(),
+            self.journeys(mapped=True),
             steps,
             window=window,
             order=order,
@@ -315,7 +329,7 @@ class Analysis:
         """Sankey edges; ``dropped_at={"steps": [...], "step": k, **funnel options}`` gives
         the paths of customers who reached step k-1 but not step k, from their step k-1
         event. Rules in :mod:`.flows`."""
-        j = self.journeys()
+        j = self.journeys(mapped=True)
         after = None
         if dropped_at is not None:
             options = dict(dropped_at)
@@ -342,6 +356,10 @@ class Analysis:
             after=after,
         )
 
+    def _at_level(self, level: str) -> Analysis:
+        """This analysis, or the same filters at another level (metrics of both levels)."""
+        return self if level == self.filters.level else self.filtered(level=level)
+
     def _goal(self) -> str | None:
         goal = getattr(self.spec, "goal", None)
         return getattr(goal, "touchpoint", None) if goal is not None else None
@@ -351,11 +369,7 @@ class Analysis:
 
     def touchpoint_metrics(self) -> pd.DataFrame:
         """Per touchpoint metrics; definitions in :mod:`.metrics`."""
-        j = (
-            self.journeys().at_level("touchpoint")
-            if self.filters.level != "touchpoint"
-            else (self.journeys())
-        )
+        j = self._at_level("touchpoint").journeys(mapped=True)
         order = [tp.id for tp in getattr(self.spec, "touchpoints", [])] if self.spec else None
         frame = metrics_mod.step_metrics(
             j, goal=self._goal(), stage_order=self._stage_order(), order=order
@@ -379,7 +393,7 @@ class Analysis:
     def stage_metrics(self) -> pd.DataFrame:
         """Per stage metrics; definitions in :mod:`.metrics`."""
         frame = metrics_mod.step_metrics(
-            self.journeys().at_level("stage"),
+            self._at_level("stage").journeys(mapped=True),
             goal=self._goal(),
             stage_order=self._stage_order(),
             order=self._stage_order() or None,

@@ -472,7 +472,7 @@ def distribution(paths: FunnelPaths) -> pd.DataFrame:
     secs = paths.seconds[rows, furthest[rows] - 1]
     return pd.DataFrame(
         {
-            "customer_id": paths.journeys.keys[rows].astype(str),
+            "customer_id": paths.journeys.keys[rows].astype(object),
             "furthest_step": furthest[rows].astype("int64"),
             "time_to_convert_s": np.where(furthest[rows] > 1, secs, np.nan),
         }

@@ -35,11 +35,15 @@ import pyarrow.compute as pc
 
 from journeymap.engine.backend import as_utc
 from journeymap.engine.journeys import (
+    ID_DTYPE,
     KINDS,
     ROW_COLUMNS,
     Journeys,
+    as_ids,
+    count_per_journey,
     dictionary,
     encode,
+    ids_to_arrow,
     micros,
     session_numbers,
 )
@@ -91,10 +95,17 @@ LOAD_BATCH_CUSTOMERS = 250_000
 #: reads would otherwise stay cached up to the session's cap beside the journeys.
 LOAD_DUCKDB_BYTES = 512 * 2**20
 
-#: Journeys of the store per connection, with the ``built_at`` they were built at: a store
-#: is read from the database once per process, and a build leaves its own result here, so
-#: the first question after ``analyze_events`` or a refresh does not read it back.
-_LOADED: dict[int, tuple[datetime, Journeys]] = {}
+#: What a process holds of the store: every event ("all"), or only the mapped events, those
+#: with a touchpoint or a stage ("mapped"): all that paths, funnels, flows, metrics and
+#: pain detection read. Unmapped events are a fifth of the 100M-event benchmark: loading
+#: without them saves 0.6 GB, and each question's copy of the mapped events (1.5 GB).
+SCOPES = ("all", "mapped")
+
+#: Journeys of the store per connection, with the ``built_at`` they were built at and
+#: their scope: a store is read from the database once per process (again only to widen
+#: "mapped" to "all"), and a build leaves its own result here, so the first question after
+#: ``analyze_events`` or a refresh does not read it back.
+_LOADED: dict[int, tuple[datetime, str, Journeys]] = {}
 
 
 @dataclass(frozen=True)
@@ -266,6 +277,7 @@ def journeys_in_memory(
     counts = np.bincount(customer, minlength=len(customers))
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     ts = ts[order]
+    customers = as_ids(customers)
     journeys = Journeys(
         customers=customers,
         keys=customers,
@@ -285,7 +297,7 @@ def keep_store(
     in-process copy, so the first question does not read it back. ``in_memory`` writes
     views over their arrays (:func:`write_store`) instead of tables."""
     built = write_store(con, journeys, minutes, in_memory=in_memory)
-    _LOADED[id(con)] = (built, journeys)
+    _LOADED[id(con)] = (built, "all", journeys)
     return StoreReport(
         events=journeys.n_events,
         customers=len(journeys),
@@ -301,6 +313,21 @@ def _count_sessions(journeys: Journeys) -> int:
         return 0
     jid, session = journeys.journey_of_event, journeys.session
     return int(1 + np.sum((jid[1:] != jid[:-1]) | (session[1:] != session[:-1])))
+
+
+def _mapped_part(
+    flat: dict[str, np.ndarray], lengths: np.ndarray, ids: pa.Array
+) -> tuple[dict[str, np.ndarray], np.ndarray, pa.Array]:
+    """One batch of store rows without its unmapped events (no touchpoint, no stage) and
+    without the customers left with none (:func:`load_store`)."""
+    keep = (flat["touchpoint"] >= 0) | (flat["stage"] >= 0)
+    if keep.all():
+        return flat, lengths, ids
+    bounds = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bounds[1:])
+    kept = count_per_journey(keep, bounds)
+    rows = kept > 0
+    return {n: v[keep] for n, v in flat.items()}, kept[rows], ids.filter(pa.array(rows))
 
 
 def _list_column(values: np.ndarray, offsets: np.ndarray) -> pa.ListArray:
@@ -378,7 +405,7 @@ def _store_rows(journeys: Journeys) -> pa.Table:
     """The ``journey_store`` rows of ``journeys``: one per customer, arrays in order."""
     offsets = journeys.offsets
     columns = {
-        "customer_id": pa.array(journeys.customers.astype(str), type=pa.string()),
+        "customer_id": ids_to_arrow(journeys.customers),
         "ts": _list_column(journeys.ts, offsets),
         **{k: _list_column(journeys.codes[k], offsets) for k in KINDS},
         "session": _list_column(journeys.session, offsets),
@@ -417,15 +444,21 @@ def store_is_fresh(con) -> bool:
     return built == con.table("events").count().to_pyarrow().as_py()
 
 
-def loaded_store(con) -> Journeys:
-    """The store's journeys, read from the database only when this process has not got
-    them for the store's current ``built_at`` (callers check :func:`store_is_fresh`)."""
+def loaded_store(con, scope: str = "all") -> Journeys:
+    """The store's journeys (every event, or with ``scope="mapped"`` only the mapped ones:
+    :data:`SCOPES`), read from the database only when this process has not got them for
+    the store's current ``built_at`` (callers check :func:`store_is_fresh`). A process
+    holds one copy: "all" serves both scopes, and asking "all" after "mapped" replaces it."""
+    if scope not in SCOPES:
+        raise ValueError(f"store scope must be one of {', '.join(SCOPES)}, got {scope!r}")
     built = as_utc(con.table(STORE_META).built_at.max().to_pyarrow().as_py())
     cached = _LOADED.get(id(con))
-    if cached is None or cached[0] != built:
-        cached = (built, load_store(con))
+    if cached is None or cached[0] != built or (cached[1], scope) == ("mapped", "all"):
+        _LOADED.pop(id(con), None)  # (let the old copy go before reading the new one)
+        del cached
+        cached = (built, scope, load_store(con, mapped_only=scope == "mapped"))
         _LOADED[id(con)] = cached
-    return cached[1]
+    return cached[2]
 
 
 def forget_loaded_stores(con=None) -> None:
@@ -437,8 +470,9 @@ def forget_loaded_stores(con=None) -> None:
         _LOADED.pop(id(con), None)
 
 
-def load_store(con) -> Journeys:
-    """The customer-level journeys held in the store.
+def load_store(con, *, mapped_only: bool = False) -> Journeys:
+    """The customer-level journeys held in the store; with ``mapped_only`` only the events
+    that have a touchpoint or a stage, and the customers that have one of those.
 
     Streamed in record batches (``LOAD_BATCH_CUSTOMERS`` customers each) into arrays
     allocated once from the store's sizes, with DuckDB's memory lowered to
@@ -446,6 +480,9 @@ def load_store(con) -> Journeys:
     events, fetching the store whole passed 10 GB in 13 s (DuckDB's result, its Arrow
     copy, then the arrays), and streaming alone still did: DuckDB kept the blocks it had
     read, up to its cap (5 GB in the benchmark). One scan, so each row's columns line up.
+    With ``mapped_only`` the arrays are filled from the front and shrunk in place at the
+    end (``ndarray.resize``, a ``realloc``): their tails are never written, so the
+    unmapped events never take memory.
     """
     store = con.table(STORE)
     size = con.to_pyarrow(store.aggregate(customers=store.count(), events=store.ts.length().sum()))
@@ -454,29 +491,38 @@ def load_store(con) -> Journeys:
     dtypes = {"ts": np.int64, **dict.fromkeys(KINDS, np.int32), "session": np.int32}
     columns = {name: np.empty(n_events, dtype) for name, dtype in dtypes.items()}
     offsets = np.zeros(n_customers + 1, dtype=np.int64)
-    customers = np.empty(n_customers, dtype=object)
-    row = event = 0
+    customers = np.empty(n_customers, dtype=ID_DTYPE)
+    read_rows = read_events = row = event = 0
     with memory_at_most(con, LOAD_DUCKDB_BYTES):  # set before the scan: a SET ends it
         for batch in con.to_pyarrow_batches(store, chunk_size=LOAD_BATCH_CUSTOMERS):
-            n = batch.num_rows
             lengths = batch.column("ts").value_lengths().to_numpy(zero_copy_only=False)
-            if row + n > n_customers or event + int(lengths.sum()) > n_events:
+            read_rows, read_events = read_rows + len(lengths), read_events + int(lengths.sum())
+            if read_rows > n_customers or read_events > n_events:
                 raise RuntimeError("journey store: it changed while it was being read")
+            flat = {n: batch.column(n).flatten().to_numpy(zero_copy_only=False) for n in dtypes}
+            ids = batch.column("customer_id")
+            del batch
+            if mapped_only:
+                flat, lengths, ids = _mapped_part(flat, lengths, ids)
+            n = len(lengths)
             np.cumsum(lengths, out=offsets[row + 1 : row + 1 + n])
             offsets[row + 1 : row + 1 + n] += event
             end = int(offsets[row + n])
-            for name in dtypes:
-                values = batch.column(name).flatten().to_numpy(zero_copy_only=False)
+            for name, values in flat.items():
                 columns[name][event:end] = values
-            # object array of str straight from Arrow (to_pylist first: 10x slower)
-            customers[row : row + n] = batch.column("customer_id").to_numpy(zero_copy_only=False)
+            customers[row : row + n] = ids.to_numpy(zero_copy_only=False)
             row, event = row + n, end
-            del batch
-    if (row, event) != (n_customers, n_events):
+            del flat, ids
+    if (read_rows, read_events) != (n_customers, n_events):
         raise RuntimeError(
-            f"journey store: read {row} customers and {event} events, "
+            f"journey store: read {read_rows} customers and {read_events} events, "
             f"expected {n_customers} and {n_events}"
         )
+    if (row, event) != (n_customers, n_events):  # (only with mapped_only: nothing views them)
+        for values in columns.values():
+            values.resize(event, refcheck=False)
+        offsets.resize(row + 1, refcheck=False)
+        customers.resize(row, refcheck=False)
     dictionary = con.table(STORE_DICT).to_pyarrow().to_pydict()
     names = {k: [] for k in KINDS}
     for kind, code, name in zip(

@@ -76,7 +76,7 @@ def journey_frames(analysis: Any) -> JourneyFrames:
     a = analysis
     if a.filters.level != "touchpoint" or a.filters.sessions:
         a = analysis.filtered(level="touchpoint", sessions=False)
-    j = a.journeys().mapped()
+    j = a.journeys(mapped=True)
     spec = a.spec
     goal = getattr(getattr(spec, "goal", None), "touchpoint", None)
     stage_order = list(getattr(spec, "stage_order", None) or [])
