@@ -245,13 +245,16 @@ def test_funnel_breakdown_distribution_and_reference(ws, log):
     assert (by_channel.groupby("step")["customers"].sum() >= total["customers"].to_numpy()).all()
 
 
-def test_customer_ids_are_compact_strings_and_never_none():
+def test_customer_ids_are_compact_strings_and_never_none(monkeypatch):
     """Ids are numpy StringDType (16 bytes each up to 15 characters, not a Python str
     object each); a null id is an error, never the text "None"."""
     import numpy as np
     import pyarrow as pa
 
+    import journeymap.engine.journeys as journeys_module
     from journeymap.engine.journeys import ID_DTYPE, as_ids, ids_to_arrow
+
+    monkeypatch.setattr(journeys_module, "IDS_TO_ARROW_CHUNK", 2)  # converted in pieces
 
     ids = as_ids(pa.chunked_array([["cüst_1", "c2"], ["c3"]]))
     assert ids.dtype == ID_DTYPE and ids.nbytes == 3 * 16 and ids.tolist() == ["cüst_1", "c2", "c3"]

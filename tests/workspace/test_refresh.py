@@ -176,6 +176,35 @@ def test_memory_limit_blocks_restore_the_exact_cap():
     assert shown() in ("2.7 GiB", "2.6 GiB")  # 3GB as shown, not the 6GB restored before
 
 
+def test_release_cached_blocks_empties_duckdbs_cache_and_keeps_the_cap(tmp_path):
+    """After a scan DuckDB keeps the blocks it read (up to its cap); the store read-back
+    lets them go so they do not sit beside its arrays."""
+    import ibis
+
+    from journeymap.workspace.backend import RELEASE_FLOOR_BYTES, raw, release_cached_blocks
+
+    con = ibis.duckdb.connect(str(tmp_path / "w.duckdb"))
+    sql = "CREATE TABLE t AS SELECT random() AS x, hash(range) AS y FROM range(10000000)"
+    raw(con).execute(sql)
+    con.disconnect()
+    con = ibis.duckdb.connect(str(tmp_path / "w.duckdb"))
+
+    def cached() -> int:
+        sql = "SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'BASE_TABLE'"
+        return raw(con).execute(sql).fetchone()[0]
+
+    def shown() -> str:
+        return raw(con).execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+    raw(con).execute("SET memory_limit = '2GiB'")  # (shown exactly: restored exactly)
+    before = shown()
+    for _ in raw(con).execute("SELECT * FROM t").fetch_record_batch(10**6):
+        pass  # read like the store: in record batches
+    assert cached() > 100 * 2**20  # the scanned blocks stay
+    release_cached_blocks(con)
+    assert cached() <= RELEASE_FLOOR_BYTES and shown() == before
+
+
 def test_append_rows_keeps_no_reference_to_the_rows(tmp_path):
     """Each store slice is appended then dropped: nothing may hold its Arrow buffers
     (Ibis's ``insert`` kept every table it was given: +1 GB a slice at 100M)."""

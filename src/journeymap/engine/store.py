@@ -57,6 +57,7 @@ from journeymap.workspace.backend import (
     quote,
     raw,
     register_arrow,
+    release_cached_blocks,
     write_table,
 )
 from journeymap.workspace.customer_ranges import customer_bounds, in_ranges
@@ -513,6 +514,7 @@ def load_store(con, *, mapped_only: bool = False) -> Journeys:
             customers[row : row + n] = ids.to_numpy(zero_copy_only=False)
             row, event = row + n, end
             del flat, ids
+        release_cached_blocks(con)  # (what the scan read stays cached otherwise)
     if (read_rows, read_events) != (n_customers, n_events):
         raise RuntimeError(
             f"journey store: read {read_rows} customers and {read_events} events, "

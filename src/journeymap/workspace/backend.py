@@ -120,6 +120,19 @@ def memory_at_most(con: ibis.BaseBackend, limit_bytes: int) -> Iterator[None]:
         yield
 
 
+#: The memory limit :func:`release_cached_blocks` sets for an instant.
+RELEASE_FLOOR_BYTES = 16 * 2**20
+
+
+def release_cached_blocks(con: ibis.BaseBackend) -> None:
+    """Make DuckDB let go now of the database blocks it keeps cached. It keeps every block
+    a scan read, up to its memory limit, until it needs the room: 0.5 GB after reading the
+    100M-event journey store back, beside arrays that need it. Setting the limit to a
+    floor for an instant evicts them (nothing on other backends)."""
+    with memory_at_most(con, RELEASE_FLOOR_BYTES):
+        pass
+
+
 def begin(con: ibis.BaseBackend) -> None:
     raw(con).execute("BEGIN TRANSACTION")
 
