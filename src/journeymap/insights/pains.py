@@ -202,10 +202,11 @@ def _merge_loop_pairs(rows: list[dict]) -> list[dict]:
 
 # ----- shared per-journey facts --------------------------------------------------------
 #: Events (or pairs, or moves) the detectors scan at a time. Every per-event temporary of
-#: a detector is this size, not the log's: 1M events make a few MB each, where a whole
-#: pass made 8-80 MB at 10M events (0.1-0.8 GB at 100M). Tests lower it to check that
-#: the work split into ranges gives the same answers.
-RANGE_EVENTS = 1 << 20
+#: a detector is this size, not the log's: 256K events make 0.25-2 MB each, where a whole
+#: pass made 8-80 MB at 10M events (0.1-0.8 GB at 100M); numpy still runs at full speed
+#: on arrays this long. Tests lower it to check that the work split into ranges gives the
+#: same answers.
+RANGE_EVENTS = 1 << 18
 
 
 def _chunks(n: int) -> list[slice]:
@@ -331,12 +332,12 @@ class _Context:
 
     def count_tp(self, codes: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
         """Per touchpoint code: how many of ``codes`` there are (where ``where`` holds),
-        counted a range at a time (``codes[where]`` would copy up to 4 bytes an item)."""
-        if where is None:
-            return np.bincount(codes, minlength=self.n_tp)
+        counted a range at a time (``codes[where]`` would copy up to 4 bytes an item, and
+        ``bincount`` copies int32 codes to int64: 8 bytes an item, 50 MB for 6.4M pairs)."""
         count = np.zeros(self.n_tp, dtype=np.int64)
         for part in _chunks(len(codes)):
-            count += np.bincount(codes[part][where[part]], minlength=self.n_tp)
+            some = codes[part] if where is None else codes[part][where[part]]
+            count += np.bincount(some, minlength=self.n_tp)
         return count
 
     def per_tp(self, codes: np.ndarray, **sums: np.ndarray | None) -> pd.DataFrame:
@@ -509,17 +510,17 @@ def _dropoff(ctx: _Context) -> list[dict]:
     # a pair is an exit when its touchpoint is the one its journey ends at
     last_tp = ctx.tp[j.offsets[1:] - 1]
     # personas in the order they first appear over the journeys (jid order)
-    persona_code, personas = pd.factorize(ctx.f.customers["persona"], use_na_sentinel=True)
+    persona_code, personas = _factorize(ctx.f.customers["persona"])
     n_p = max(len(personas), 1)
     # Every count below from ONE bincount of the pairs' (touchpoint, persona + 1 (0: none),
     # exit, converted after the visit): a masked bincount per count cost 0.3 s at 10M.
     # (a range of pairs at a time: the keys of all pairs were 4 bytes a pair, 0.25 GB at 100M)
     width = (n_p + 1) * 4
     wide = np.int32 if ctx.n_tp * width < 2**31 else np.int64
-    persona_code += 1
-    persona_code *= 4
     base = persona_code.astype(wide)  # per journey
     del persona_code
+    base += 1
+    base *= 4
     counts = np.zeros(ctx.n_tp * width, dtype=np.int64)
     for part in _chunks(ctx.n_pairs):
         pair_jid, pair_tp = ctx.pair_jid[part], ctx.pair_tp[part]
@@ -591,6 +592,19 @@ def _dropoff(ctx: _Context) -> list[dict]:
     return rows
 
 
+def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(values)`` (codes in the order values first appear, -1 for missing)
+    a range at a time: pandas' hash of a whole object column took 27 bytes a customer
+    (46 MB at 1.8M customers), this takes the int32 codes and a range's hash."""
+    codes = np.empty(len(values), dtype=np.int32)
+    known: dict[Any, int] = {}
+    for part in _chunks(len(values)):
+        local, uniques = pd.factorize(values.iloc[part], use_na_sentinel=True)
+        table = np.array([known.setdefault(u, len(known)) for u in uniques] + [-1], np.int32)
+        codes[part] = table[local]  # (-1, missing, picks the trailing -1)
+    return codes, pd.Index(list(known), dtype=object)
+
+
 def _slow_steps(ctx: _Context) -> list[dict]:
     g = ctx.goal_rank
     n_tp = max(ctx.n_tp, 1)
@@ -640,15 +654,21 @@ def _slow_steps(ctx: _Context) -> list[dict]:
             steps[kind][lo:hi] = step[mine]
             filled[kind] = hi
         del gap
-        codes, first = np.unique(step, return_index=True)
+        # the range's moves by step, in move order within a step (stable radix sort of
+        # the small step ids), so each step's journeys come sorted
+        order = np.argsort(step, kind="stable")
+        by_step, jid = step[order], r.jid[at[order]]
+        head = np.ones(len(order), dtype=bool)  # the first move of a step in the range
+        head[1:] = by_step[1:] != by_step[:-1]
+        codes, first = by_step[head], order[head]
         new = first_move[codes] == none
         first_move[codes[new]] = first[new] + seen
         first_kind[codes[new]] = cross[first[new]]
         seen += len(at)
-        # ranges hold whole journeys: a step's distinct journeys add up over the ranges
-        journeys = np.unique((r.jid[at] - r.first).astype(np.int64) * n_steps + step)
-        customers += np.bincount(journeys % n_steps, minlength=n_steps)
-        del at, cross, step, journeys
+        # a step's distinct journeys: the changes (ranges hold whole journeys, so they add up)
+        head[1:] |= jid[1:] != jid[:-1]
+        customers += np.bincount(by_step[head], minlength=n_steps)
+        del at, cross, step, order, by_step, jid, head
     # The norm of a step is every other move of its kind: ranked and sorted once per kind,
     # so each step costs its own size, not a pass over all moves (10M events: 50x faster).
     pools = [_MovePool(gaps[k], steps[k], n_steps) for k in (0, 1)]
