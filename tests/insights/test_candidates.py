@@ -21,6 +21,7 @@ import pytest
 
 from journeymap.engine import Analysis
 from journeymap.engine.store import build_store
+from journeymap.insights import pains
 from journeymap.insights.pains import candidates
 from journeymap.spec.models import JourneySpec
 from journeymap.workspace.schemas import CANONICAL
@@ -178,9 +179,14 @@ COMPARED = ("n", "n_norm", "observed", "norm", "p_value", "customers_affected", 
             "conversion_lost", "excess_rate", "direction")  # fmt: skip
 
 
+@pytest.mark.parametrize("range_events", [None, 1, 5], ids=["one range", "1", "5"])
 @pytest.mark.parametrize("kind", list(KEYS))
-def test_candidates_equal_the_pandas_oracle(tricky, kind):
+def test_candidates_equal_the_pandas_oracle(tricky, kind, range_events, monkeypatch):
+    """Also with the detectors' work split into tiny ranges (``RANGE_EVENTS`` events, a
+    longer journey in a range of its own), which must not change a single figure."""
     analysis, oracle = tricky
+    if range_events:
+        monkeypatch.setattr(pains, "RANGE_EVENTS", range_events)
     found = candidates(analysis, min_n=MIN_N, types=(kind,))
     args = (OUTBOUND,) if kind == "channel_switch" else ()
     expected = getattr(oracle, kind)(*args)

@@ -2,11 +2,11 @@
 
 The slow-step detector tests each step a -> b against every other move of its kind. It
 ranks and sorts the moves once per kind (``_MovePool``: rank sums of all steps from one
-sort, each step's sorted positions from one radix sort of the step ids); here each answer
+sort, each step's sorted positions from a counting sort of the step ids); here each answer
 is checked, as exact floats, against scipy's Mann-Whitney U and pandas' median / 90th
 percentile on the norm built the plain way (the pool without the step's moves), on data
-with many ties, both with the gaps sorted packed with their step ids (whole microseconds)
-and by a plain argsort of the float gaps.
+with many ties, with the pool's work done in one range and in many small ones
+(``RANGE_EVENTS``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
+from journeymap.insights import pains
 from journeymap.insights.pains import _MovePool
 
 
@@ -34,15 +35,23 @@ def _moves(seed: int, size: int) -> pd.DataFrame:
     )
 
 
-@pytest.mark.parametrize("packed", [True, False], ids=["gap_us packed", "argsort"])
+def _pool(moves: pd.DataFrame, kind: bool) -> _MovePool:
+    same_kind = moves.loc[moves["cross"] == kind]
+    gap_us = same_kind["gap_us"].to_numpy(dtype=np.int64, copy=True)  # (sorted in place)
+    return _MovePool(gap_us, same_kind["step"].to_numpy().astype(np.int16), 12)
+
+
+@pytest.mark.parametrize("range_events", [None, 7], ids=["one range", "ranges of 7"])
 @pytest.mark.parametrize(("seed", "size"), [(1, 61), (2, 600), (3, 5000)])
-def test_pool_equals_scipy_and_pandas_on_the_norm(seed: int, size: int, packed: bool) -> None:
+def test_pool_equals_scipy_and_pandas_on_the_norm(
+    seed: int, size: int, range_events: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if range_events:
+        monkeypatch.setattr(pains, "RANGE_EVENTS", range_events)
     moves = _moves(seed, size)
-    if not packed:  # without whole microseconds the pool sorts the float gaps
-        moves = moves.drop(columns="gap_us")
     checked = 0
     for kind in (False, True):
-        pool = _MovePool(moves, kind)
+        pool = _pool(moves, kind)
         same_kind = moves.loc[moves["cross"] == kind]
         assert pool.size == len(same_kind)
         for step, grp in same_kind.groupby("step"):
@@ -55,6 +64,7 @@ def test_pool_equals_scipy_and_pandas_on_the_norm(seed: int, size: int, packed: 
                 ).pvalue
             )
             assert pool.mann_whitney_greater(step) == expected_p
+            assert np.array_equal(pool.gaps_of(step), np.sort(grp["gap_s"].to_numpy()))
             med0, p90 = pool.norm_median_p90(step)
             assert med0 == float(norm["gap_s"].median())
             assert p90 == float(norm["gap_s"].quantile(0.9))
@@ -64,6 +74,6 @@ def test_pool_equals_scipy_and_pandas_on_the_norm(seed: int, size: int, packed: 
 
 def test_pool_of_one_kind_without_moves_of_that_kind() -> None:
     moves = _moves(4, 50).assign(cross=False)
-    pool = _MovePool(moves, True)
+    pool = _pool(moves, True)
     assert pool.size == 0
     assert pool.mann_whitney_greater(0) == 1.0
