@@ -31,19 +31,23 @@ def _case(seed: int) -> tuple[pd.Series, pa.Table, list]:
     return ids, table, [last.get(i) for i in ids]
 
 
+@pytest.mark.parametrize("arrow", [False, True], ids=["object", "arrow"])
 @pytest.mark.parametrize("rows", [None, 1, 7])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_lookup_equals_a_dict(seed: int, rows: int | None, monkeypatch: pytest.MonkeyPatch):
+def test_lookup_equals_a_dict(seed: int, rows: int | None, arrow: bool, monkeypatch):
+    """Ids as an object column, or as the Arrow strings journey_frames gives."""
     if rows:
         monkeypatch.setattr(frames, "LOOKUP_ROWS", rows)
     ids, table, expected = _case(seed)
+    if arrow:
+        ids = pd.Series(pd.arrays.ArrowStringArray(pa.array(ids.tolist(), pa.string())))
     assert frames._lookup(ids, table, "persona").to_pylist() == expected
 
 
 def test_arrow_fallback_equals_a_dict():
     ids, table, expected = _case(3)
     keys = table["customer_id"].combine_chunks()
-    found = frames._lookup_by_arrow(ids.to_numpy(dtype=object), keys, table["persona"])
+    found = frames._lookup_by_arrow(pa.array(ids, pa.string()), keys, table["persona"])
     assert found.to_pylist() == expected
 
 
