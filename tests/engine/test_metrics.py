@@ -61,8 +61,19 @@ def _oracle_metrics(log: pd.DataFrame, column: str, goal: str) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+@pytest.fixture(params=[None, 1, 5])
+def chunk(request, monkeypatch):
+    """Work over chunks of the default size, of one element, of five (passes then cut
+    journeys and names across chunks, as at 100M events with the default size)."""
+    from journeymap.engine import metrics
+
+    if request.param:
+        monkeypatch.setattr(metrics, "RANGE_EVENTS", request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("level", ["touchpoint", "stage"])
-def test_step_metrics_match_oracle(ws, log, level):
+def test_step_metrics_match_oracle(ws, log, level, chunk):
     a = Analysis.from_workspace(ws)
     got = a.touchpoint_metrics() if level == "touchpoint" else a.stage_metrics()
     got = got.set_index(level)
@@ -203,7 +214,7 @@ def test_flows_dropped_at_funnel_step(ws, log):
 
 
 @pytest.mark.parametrize("level", ["touchpoint", "stage"])
-def test_step_pairs_match_oracle_and_are_cached(ws, log, level):
+def test_step_pairs_match_oracle_and_are_cached(ws, log, level, chunk):
     """The (journey, name) pairs touchpoint metrics and pain detection share: each pair's
     first event and number of runs as plain Python counts them, every event mapped to its
     pair; read-only, kept in the journeys' cache only inside ``sharing``."""
@@ -237,6 +248,27 @@ def test_step_pairs_match_oracle_and_are_cached(ws, log, level):
     of_event = pairs.pair_of_event()
     assert (pairs.code[of_event] == j.steps).all()
     assert (pairs.jid[of_event] == j.journey_of_event).all()
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1000])
+def test_chunked_sort_and_positions_match_numpy(chunk):
+    """The int32 stable sort by small codes and positions of a mask, chunk by chunk, give
+    numpy's int64 ``argsort(kind="stable")`` and ``flatnonzero`` exactly."""
+    from journeymap.engine.metrics import flatnonzero_as, stable_order
+
+    rng = np.random.default_rng(chunk)
+    codes = rng.integers(0, 6, 500).astype(np.uint16)
+    codes[codes == 3] = 7  # (codes never present: 3 and 6)
+    order, sizes = stable_order(codes, np.int32, chunk)
+    assert sizes.tolist() == np.bincount(codes).tolist()
+    assert order.dtype == np.int32
+    assert order.tolist() == np.argsort(codes, kind="stable").tolist()
+    for code in (None, 3, 5, 7):
+        values = codes if code is not None else codes % 2 == 1
+        found = flatnonzero_as(values, np.int32, code, chunk)
+        want = np.flatnonzero(values if code is None else values == code)
+        assert found.dtype == np.int32 and found.tolist() == want.tolist()
+    assert flatnonzero_as(np.zeros(0, dtype=bool), np.int32, chunk=chunk).tolist() == []
 
 
 def test_mapped_copy_is_shared_inside_the_block_only(ws, log):

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from journeymap.engine.funnel import _next
+from journeymap.engine.funnel import RANGE_EVENTS, _next
 from journeymap.engine.journeys import Journeys, shared
 
 
@@ -60,23 +60,23 @@ def step_metrics(
     pairs = step_pairs(j)
     first_pos, k_code, k_jid, runs = pairs.first, pairs.code, pairs.jid, pairs.runs
     customers = np.bincount(k_code, minlength=n_names)
-    events = np.bincount(steps, minlength=n_names)
-    firsts, lasts = j.offsets[:-1], j.offsets[1:] - 1
-    first_touch = np.bincount(steps[firsts], minlength=n_names)
-    last_touch = np.bincount(steps[lasts], minlength=n_names)
+    first_touch = np.bincount(steps[j.offsets[:-1]], minlength=n_names)
+    last_touch = np.bincount(steps[j.offsets[1:] - 1], minlength=n_names)
     repeats = np.bincount(k_code[runs >= 2], minlength=n_names)
     conversion = np.full(n_names, np.nan)
     goal_code = j.code_of(goal, "touchpoint") if goal else -1
     if goal:
-        last_goal = np.full(n, -1, dtype=np.int64)
+        last_goal = np.full(n, -1, dtype=first_pos.dtype)
         goal_pos = np.flatnonzero(j.codes["touchpoint"] == goal_code)
         if len(goal_pos):
             rev_j, rev_idx = np.unique(jid[goal_pos][::-1], return_index=True)
             last_goal[rev_j] = goal_pos[::-1][rev_idx]
         converted = last_goal[k_jid] >= first_pos
+        del last_goal
         conversion = np.bincount(k_code[converted], minlength=n_names) / np.maximum(customers, 1)
+        del converted
     med = _time_to_next_stage(j, first_pos, k_code, k_jid, stage_order, n_names)
-    channel_mix = _channel_mix(j, steps, n_names)
+    channel_mix, events = _channel_mix(j, steps, n_names)
     with np.errstate(divide="ignore", invalid="ignore"):
         frame = pd.DataFrame(
             {
@@ -140,47 +140,117 @@ def _step_pairs(j: Journeys) -> StepPairs:
     return _first_per_journey(steps, j.journey_of_event, run)
 
 
-def _first_per_journey(steps: np.ndarray, jid: np.ndarray, run: np.ndarray) -> StepPairs:
+def _first_per_journey(
+    steps: np.ndarray, jid: np.ndarray, run: np.ndarray, chunk: int | None = None
+) -> StepPairs:
     """Per (step, journey) pair present: first position, step, journey, and its number of
     runs (``run`` marks the first event of each run of one step).
 
     A pair's first event always starts a run, so only run starts are sorted. A stable sort
-    on the small step codes (radix) keeps positions ascending inside each step, so
-    journeys are non-decreasing there: a pair is a run of equal journeys, its first row
-    is its first event and its length is its number of runs.
+    on the small step codes (:func:`stable_order`) keeps positions ascending inside each
+    step, so journeys are non-decreasing there: a pair is a run of equal journeys, its
+    first row is its first event and its length is its number of runs.
+
+    Memory: every temporary is 4 bytes a run (2 for the codes), not 8 as numpy's
+    ``argsort``/``flatnonzero`` give, and each is let go once used: about 55 MB beside the
+    pairs at 10M events (0.55 GB at 100M), against 130 MB before.
     """
-    run_starts = np.flatnonzero(run)
-    s = steps[run_starts]
-    small = s.astype(np.uint16) if len(s) and s.max() < 2**16 else s
-    sizes = np.bincount(s) if len(s) else np.zeros(0, dtype=np.int64)
-    del s
-    order = np.argsort(small, kind="stable")
+    chunk = chunk or RANGE_EVENTS  # (read now: tests lower it)
+    position = np.int32 if len(run) < 2**31 else np.int64
+    run_starts = flatnonzero_as(run, position, chunk=chunk)
+    small = steps[run_starts]
+    if len(small) and small.max() < 2**16:
+        small = small.astype(np.uint16)  # (numpy's radix sort)
+    order, sizes = stable_order(small, position, chunk)
+    code = small.dtype
+    del small
     rows = run_starts[order]
-    del run_starts, small  # (each is 0.3-0.8 GB at 100M events)
+    del run_starts
     # the sorted steps, without a gather
-    s = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+    s = np.repeat(np.arange(len(sizes), dtype=code), sizes)
     jj = jid[rows]
     new = np.ones(len(rows), dtype=bool)
     new[1:] = (s[1:] != s[:-1]) | (jj[1:] != jj[:-1])
-    pair_of_run = np.empty(len(rows), dtype=np.int32 if len(rows) < 2**31 else np.int64)
-    pair_of_run[order] = np.cumsum(new, dtype=pair_of_run.dtype) - 1
-    del order
-    starts = np.flatnonzero(new)
-    position = np.int32 if len(run) < 2**31 else np.int64
+    starts = flatnonzero_as(new, position, chunk=chunk)
     runs = np.empty(len(starts), dtype=position)  # (no appended copy of ``starts``)
     if len(starts):
         np.subtract(starts[1:], starts[:-1], out=runs[:-1])
         runs[-1] = len(rows) - starts[-1]
-    first = rows[starts].astype(position, copy=False)
-    pairs = StepPairs(first, s[starts], jj[starts], runs, run, pair_of_run)
+    first = rows[starts]
+    del rows
+    codes = s[starts].astype(np.int32)
+    del s
+    journeys = jj[starts]
+    del starts
+    # the pair of each run, in event order: the running pair number through ``jj``'s memory
+    counter = np.int32 if len(new) < 2**31 else np.int64
+    running = jj if jj.dtype == counter else np.empty(len(new), dtype=counter)
+    np.cumsum(new, dtype=counter, out=running)
+    running -= 1
+    del new
+    pair_of_run = np.empty(len(running), dtype=counter)
+    pair_of_run[order] = running
+    del order, running, jj
+    pairs = StepPairs(first, codes, journeys, runs, run, pair_of_run)
     for array in (pairs.first, pairs.code, pairs.jid, pairs.runs, run, pair_of_run):
         array.flags.writeable = False  # cached and shared: a reader must never change them
     return pairs
 
 
-def _time_to_next_stage(j, first_pos, k_code, k_jid, stage_order, n_names) -> np.ndarray:
+def flatnonzero_as(
+    values: np.ndarray, dtype, code: int | None = None, chunk: int | None = None
+) -> np.ndarray:
+    """``np.flatnonzero(values)`` (of ``values == code`` with a ``code``) as ``dtype``
+    (int32 below 2**31), ``chunk`` elements at a time: numpy's gives int64, after a mask
+    of the whole log (9 bytes an element at once, 0.9 GB at 100M events)."""
+    chunk = chunk or RANGE_EVENTS  # (read now: tests lower it)
+    pieces = []
+    for lo in range(0, len(values), chunk):
+        part = values[lo : lo + chunk]
+        found = np.flatnonzero(part if code is None else part == code)
+        found += lo
+        pieces.append(found.astype(dtype, copy=False))
+    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=dtype)
+
+
+def stable_order(
+    codes: np.ndarray, dtype, chunk: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``np.argsort(codes, kind="stable")`` as ``dtype`` (int32 below 2**31 rows) and
+    ``np.bincount(codes)``, for small non-negative integer codes, ``chunk`` codes at a time
+    (each chunk's sorted rows go after the earlier chunks' rows of the same code, which
+    keeps the sort stable): numpy's argsort gives int64 and bincount copies the codes as
+    int64 (8 bytes a row each, 0.8 GB at 100M)."""
+    chunk = chunk or RANGE_EVENTS  # (read now: tests lower it)
+    n_codes = int(codes.max()) + 1 if len(codes) else 0
+    sizes = np.zeros(n_codes, dtype=np.int64)
+    for lo in range(0, len(codes), chunk):
+        sizes += np.bincount(codes[lo : lo + chunk], minlength=n_codes)
+    order = np.empty(len(codes), dtype=dtype)
+    free = np.cumsum(sizes) - sizes  # next free slot of each code
+    for lo in range(0, len(codes), chunk):
+        part = codes[lo : lo + chunk]
+        local = np.argsort(part, kind="stable")
+        counts = np.bincount(part, minlength=n_codes)
+        ordered = part[local]
+        slot = np.arange(len(part)) - (np.cumsum(counts) - counts)[ordered]
+        slot += free[ordered]
+        local += lo
+        order[slot] = local
+        free += counts
+    return order, sizes
+
+
+def _time_to_next_stage(
+    j, first_pos, k_code, k_jid, stage_order, n_names, chunk: int | None = None
+) -> np.ndarray:
     """Median seconds per name; the pairs come from :func:`_first_per_journey` (``k_code``
-    non-decreasing, ``k_jid`` the journey of each ``first_pos``)."""
+    non-decreasing, ``k_jid`` the journey of each ``first_pos``).
+
+    Name by name (each one slice of the pairs), ``chunk`` pairs at a time, so only one
+    name's times are held (not a time for every pair: 8 bytes a pair, 0.5 GB at 100M),
+    beside the positions of the target stages' events (4 bytes each below 2**31)."""
+    chunk = chunk or RANGE_EVENTS  # (read now: tests lower it)
     out = np.full(n_names, np.nan)
     if not stage_order or len(first_pos) == 0:
         return out
@@ -191,43 +261,56 @@ def _time_to_next_stage(j, first_pos, k_code, k_jid, stage_order, n_names) -> np
     for r, code in enumerate(rank_to_code[:-1]):
         if code >= 0:
             next_code[code] = rank_to_code[r + 1]
-    target = next_code[stage_codes[first_pos]]  # (no stage: code -1 picks the last, -1)
-    seconds = np.full(len(first_pos), np.nan)
+    where = {  # (same dtype as the pairs' positions: searchsorted then copies neither)
+        int(code): flatnonzero_as(stage_codes, first_pos.dtype, int(code), chunk)
+        for code in np.unique(next_code[next_code >= 0])
+    }
     ends = j.offsets[1:]  # of each journey (of a pair: ends[k_jid], for the rows asked only)
-    # the stages some pair goes on to, by counting (np.unique would sort the pairs)
-    for code in np.flatnonzero(np.bincount(target + 1, minlength=len(next_code) + 1)[1:]):
-        rows = np.flatnonzero(target == code)
-        starts, stops = first_pos[rows] + 1, ends[k_jid[rows]]
-        nxt, ok = _next(np.flatnonzero(stage_codes == code), starts, stops)
-        del starts, stops
-        seconds[rows[ok]] = (j.ts[nxt[ok]] - j.ts[first_pos[rows[ok]]]) / 1e6
-    # k_code is sorted: each name's pairs are one slice (no DataFrame / groupby: 0.5 s at
-    # 10M events); np.median averages the two middle values as pandas' median does
-    bounds = np.searchsorted(k_code, np.arange(n_names + 1))
-    for code in range(n_names):
-        values = seconds[bounds[code] : bounds[code + 1]]
-        values = values[~np.isnan(values)]
-        if len(values):
-            out[code] = np.median(values)
+    # k_code is sorted; (values of its dtype: else searchsorted copies it as int64)
+    bounds = np.searchsorted(k_code, np.arange(n_names + 1, dtype=k_code.dtype))
+    for name in range(n_names):
+        found = []
+        for lo in range(bounds[name], bounds[name + 1], chunk):
+            hi = min(lo + chunk, bounds[name + 1])
+            firsts = first_pos[lo:hi]
+            target = next_code[stage_codes[firsts]]  # (no stage: code -1 picks the last, -1)
+            # the stages some pair goes on to, by counting (np.unique would sort the pairs)
+            for code in np.flatnonzero(np.bincount(target + 1, minlength=len(next_code) + 1)[1:]):
+                rows = np.flatnonzero(target == code)
+                starts = firsts[rows]
+                starts += 1
+                nxt, ok = _next(where[int(code)], starts, ends[k_jid[lo:hi][rows]])
+                found.append((j.ts[nxt[ok]] - j.ts[firsts[rows[ok]]]) / 1e6)
+        if found:  # np.median averages the two middle values as pandas' median does
+            values = np.concatenate(found)
+            if len(values):
+                out[name] = np.median(values)
     return out
 
 
-def _channel_mix(j: Journeys, steps: np.ndarray, n_names: int) -> list[dict]:
+def _channel_mix(j: Journeys, steps: np.ndarray, n_names: int) -> tuple[list[dict], np.ndarray]:
+    """Share of each name's events per channel, and each name's number of events.
+
+    Counted ``RANGE_EVENTS`` events at a time: a key per event of the whole log, and
+    ``bincount``'s int64 copy of it, would be 12 bytes an event (1.2 GB at 100M)."""
     channels = j.codes["channel"]
     names = np.append(j.names["channel"].astype(str), "(none)")
     width = len(names)
-    if n_names * width < 2**31:  # int32 keys: half the memory (0.4 GB at 100M events)
-        key = steps * np.int32(width)
-    else:
-        key = steps.astype(np.int64) * width
-    key += np.where(channels < 0, np.int32(width - 1), channels)
-    counts = np.bincount(key, minlength=n_names * width).reshape(n_names, width)
+    key_type = np.int32 if n_names * width < 2**31 else np.int64
+    counts = np.zeros(n_names * width, dtype=np.int64)
+    for lo in range(0, len(steps), RANGE_EVENTS):
+        key = steps[lo : lo + RANGE_EVENTS].astype(key_type)
+        key *= width
+        part = channels[lo : lo + RANGE_EVENTS]
+        key += np.where(part < 0, np.int32(width - 1), part)
+        counts += np.bincount(key, minlength=n_names * width)
+    counts = counts.reshape(n_names, width)
     out = []
     for row in counts:
         total = int(row.sum())
         present = sorted((str(names[c]), int(row[c])) for c in np.flatnonzero(row))
         out.append({ch: round(v / total, 4) for ch, v in present} if total else {})
-    return out
+    return out, counts.sum(axis=1)
 
 
 def conformance(journeys: Journeys, stage_order: list[str]) -> dict:
