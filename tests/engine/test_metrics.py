@@ -269,6 +269,12 @@ def test_chunked_sort_and_positions_match_numpy(chunk):
         want = np.flatnonzero(values if code is None else values == code)
         assert found.dtype == np.int32 and found.tolist() == want.tolist()
     assert flatnonzero_as(np.zeros(0, dtype=bool), np.int32, chunk=chunk).tolist() == []
+    sparse = rng.choice([0, 70_000, 3, 2**20], 300).astype(np.int32)  # (renumbered densely)
+    order, sizes = stable_order(sparse, np.int32, chunk)
+    assert sizes.tolist() == np.bincount(sparse).tolist()
+    assert order.tolist() == np.argsort(sparse, kind="stable").tolist()
+    order, sizes = stable_order(np.zeros(0, dtype=np.uint16), np.int32, chunk)
+    assert order.tolist() == [] and sizes.tolist() == []
 
 
 def test_mapped_copy_is_shared_inside_the_block_only(ws, log):

@@ -12,21 +12,22 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from journeymap.engine import metrics
+from journeymap.engine import metrics, paths
 from journeymap.engine.journeys import Journeys
 from journeymap.engine.paths import END, START, transitions
 
 
-def _log(seed: int) -> list[tuple]:
+def _log(seed: int, n_names: int) -> list[tuple]:
     """(customer, ts seconds, touchpoint or None, session) rows in tie-rule order."""
     rng = np.random.default_rng(seed)
+    names = [f"n{i:03d}" for i in range(n_names)]
     rows = []
-    for c in range(12):
+    for c in range(12 if n_names < 10 else 300):
         t = 0
         for _ in range(int(rng.integers(1, 9))):
             t += int(rng.choice([0, 5, 60, 4000]))  # ties, short and long gaps
-            name = rng.choice(["a", "b", "c", "d", None], p=[0.3, 0.25, 0.2, 0.1, 0.15])
-            rows.append((f"u{c:02d}", t, name, f"s{t // 3600}"))
+            name = None if rng.random() < 0.15 else str(rng.choice(names[: 4 + 2 * c]))
+            rows.append((f"u{c:03d}", t, name, f"s{t // 3600}"))
     return sorted(rows, key=lambda r: (r[0], r[1], r[2] or "", r[3]))
 
 
@@ -62,10 +63,13 @@ def _oracle(rows: list[tuple], sessions: bool, markers: bool) -> dict:
 @pytest.mark.parametrize("sessions", [False, True])
 @pytest.mark.parametrize("markers", [False, True])
 @pytest.mark.parametrize("chunk", [1, 3, None])
-def test_transitions_match_oracle_in_chunks(monkeypatch, seed, sessions, markers, chunk):
+@pytest.mark.parametrize("n_names", [4, 300])  # (300: int32 pair keys, renumbered to sort)
+def test_transitions_match_oracle_in_chunks(monkeypatch, seed, sessions, markers, chunk, n_names):
     if chunk:
         monkeypatch.setattr(metrics, "RANGE_EVENTS", chunk)
-    rows = _log(seed)
+        monkeypatch.setattr(paths, "RANGE_EVENTS", chunk)
+    rows = _log(seed, n_names)
+    assert len({r[2] for r in rows}) > (255 if n_names > 255 else 0)  # (uint16 keys: 255)
     base = np.datetime64("2024-01-01T00:00:00", "us")
     table = pa.table(
         {

@@ -217,21 +217,29 @@ def stable_order(
     codes: np.ndarray, dtype, chunk: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``np.argsort(codes, kind="stable")`` as ``dtype`` (int32 below 2**31 rows) and
-    ``np.bincount(codes)``, for small non-negative integer codes, ``chunk`` codes at a time
-    (each chunk's sorted rows go after the earlier chunks' rows of the same code, which
-    keeps the sort stable): numpy's argsort gives int64 and bincount copies the codes as
-    int64 (8 bytes a row each, 0.8 GB at 100M)."""
+    ``np.bincount(codes)``, for non-negative integer codes, ``chunk`` codes at a time (each
+    chunk's sorted rows go after the earlier chunks' rows of the same code, which keeps
+    the sort stable): numpy's argsort gives int64 and bincount copies the codes as int64
+    (8 bytes a row each, 0.8 GB at 100M). Sparse large codes (pairs of many names) are
+    first renumbered densely, so each chunk counts only the codes present."""
     chunk = chunk or RANGE_EVENTS  # (read now: tests lower it)
     n_codes = int(codes.max()) + 1 if len(codes) else 0
     sizes = np.zeros(n_codes, dtype=np.int64)
-    for lo in range(0, len(codes), chunk):
-        sizes += np.bincount(codes[lo : lo + chunk], minlength=n_codes)
+    step = max(chunk, n_codes)  # (each count costs n_codes: not more often than a row each)
+    for lo in range(0, len(codes), step):
+        sizes += np.bincount(codes[lo : lo + step], minlength=n_codes)
+    present = np.flatnonzero(sizes)
+    dense = None
+    if n_codes > 2**16:  # (uint16 dense codes up to 65536 present: numpy's radix sort)
+        dense = np.zeros(n_codes, dtype=np.uint16 if len(present) <= 2**16 else np.int32)
+        dense[present] = np.arange(len(present))
     order = np.empty(len(codes), dtype=dtype)
-    free = np.cumsum(sizes) - sizes  # next free slot of each code
+    free = (np.cumsum(sizes) - sizes)[present] if dense is not None else np.cumsum(sizes) - sizes
+    width = len(free)  # next free slot of each (dense) code
     for lo in range(0, len(codes), chunk):
-        part = codes[lo : lo + chunk]
+        part = codes[lo : lo + chunk] if dense is None else dense[codes[lo : lo + chunk]]
         local = np.argsort(part, kind="stable")
-        counts = np.bincount(part, minlength=n_codes)
+        counts = np.bincount(part, minlength=width)
         ordered = part[local]
         slot = np.arange(len(part)) - (np.cumsum(counts) - counts)[ordered]
         slot += free[ordered]

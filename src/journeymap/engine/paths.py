@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from journeymap.engine.journeys import Journeys
-from journeymap.engine.metrics import stable_order
+from journeymap.engine.metrics import RANGE_EVENTS, stable_order
 
 START, END = "(start)", "(end)"
 
@@ -71,11 +71,11 @@ def _pair_stats(j: Journeys, key: np.ndarray, width: int) -> pd.DataFrame:
 
     One stable sort by key (:func:`.metrics.stable_order`, int32 rows) keeps each key's
     rows in event order, so journeys, and customers, are non-decreasing inside a key:
-    distinct customers are the changes of the customer code there. Times and customers
-    are read key by key from the rows (quantiles by numpy's linear interpolation), not
-    laid out for every pair at once: the sorted keys' rows are the only array of the log's
-    size (4 bytes a pair), against 8-byte orders, gaps and their sorted copy before
-    (24 bytes a pair, 2.4 GB at 100M events).
+    distinct customers are the changes of the customer code there. Customers and times
+    are gathered key by key from the rows (quantiles by numpy's linear interpolation).
+    Memory: the key (2 bytes a pair at up to 255 names), the sorted rows (4) and the
+    seconds in event order (8), against 8-byte orders, gaps and sorted gaps and customers
+    before (about 30 bytes a pair): 1.4 GB at 100M events instead of 3.
     """
     cols = ["count", "customers", "median_s", "p90_s", "mean_s"]
     if len(key) == 0:
@@ -87,6 +87,12 @@ def _pair_stats(j: Journeys, key: np.ndarray, width: int) -> pd.DataFrame:
     starts = ends - sizes[present]
     n_pairs, n_journeys = max(j.n_events - 1, 0), len(j)
     jid, ts = j.journey_of_event, j.ts
+    # seconds between the events of each pair, in event order (read sequentially, without
+    # a copy per chunk: gathering two times per pair key by key is twice as slow)
+    seconds = np.empty(n_pairs)
+    for lo in range(0, n_pairs, RANGE_EVENTS):
+        hi = min(lo + RANGE_EVENTS, n_pairs)
+        np.divide(ts[lo + 1 : hi + 1] - ts[lo:hi], 1e6, out=seconds[lo:hi])
     per_customer = bool((j.keys is j.customers) or len(j) == len(set(j.customers)))
     codes = None if per_customer else j.customer_codes()
     customers = np.empty(len(present), dtype=np.int64)
@@ -98,8 +104,7 @@ def _pair_stats(j: Journeys, key: np.ndarray, width: int) -> pd.DataFrame:
             journey %= n_journeys
         else:
             journey = jid[rows]
-            gaps = ts[rows + 1] - ts[rows]
-            chunk = gaps / 1e6
+            chunk = seconds[rows]
             stats[i, :2] = np.quantile(chunk, [0.5, 0.9])
             stats[i, 2] = chunk.mean()
         who = journey if codes is None else codes[journey]
