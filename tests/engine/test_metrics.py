@@ -69,6 +69,7 @@ def chunk(request, monkeypatch):
 
     if request.param:
         monkeypatch.setattr(metrics, "RANGE_EVENTS", request.param)
+        monkeypatch.setattr(metrics, "SORT_CHUNK", request.param)
     return request.param
 
 

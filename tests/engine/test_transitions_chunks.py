@@ -68,6 +68,7 @@ def test_transitions_match_oracle_in_chunks(monkeypatch, seed, sessions, markers
     if chunk:
         monkeypatch.setattr(metrics, "RANGE_EVENTS", chunk)
         monkeypatch.setattr(paths, "RANGE_EVENTS", chunk)
+        monkeypatch.setattr(metrics, "SORT_CHUNK", chunk)
     rows = _log(seed, n_names)
     assert len({r[2] for r in rows}) > (255 if n_names > 255 else 0)  # (uint16 keys: 255)
     base = np.datetime64("2024-01-01T00:00:00", "us")

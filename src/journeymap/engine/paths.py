@@ -98,7 +98,7 @@ def _pair_stats(j: Journeys, key: np.ndarray, width: int) -> pd.DataFrame:
     customers = np.empty(len(present), dtype=np.int64)
     stats = np.full((len(present), 3), np.nan)
     for i, (a, b) in enumerate(zip(starts, ends, strict=True)):
-        rows = order[a:b]
+        rows = order[a:b].astype(np.intp)  # (once: numpy casts int32 indices per gather)
         if rows[0] >= n_pairs:  # a marker: its journey, and no time
             journey = rows - n_pairs
             journey %= n_journeys
