@@ -121,10 +121,17 @@ class StepPairs:
     pair_of_run: np.ndarray  # int32 (int64 past 2**31 runs): the pair of each run, in event order
 
     def pair_of_event(self) -> np.ndarray:
-        """The pair of each event (index into the arrays above)."""
-        run_index = np.cumsum(self.run_start, dtype=self.pair_of_run.dtype)
-        run_index -= 1
-        return self.pair_of_run[run_index]
+        """The pair of each event (index into the arrays above). Each event's run is
+        numbered ``RANGE_EVENTS`` events at a time, not for the whole log at once beside
+        the result (4 bytes an event more, 0.4 GB at 100M)."""
+        out = np.empty(len(self.run_start), dtype=self.pair_of_run.dtype)
+        before = 0  # runs started before the chunk
+        for lo in range(0, len(out), RANGE_EVENTS):
+            run_index = np.cumsum(self.run_start[lo : lo + RANGE_EVENTS], dtype=out.dtype)
+            run_index += before - 1
+            before = int(run_index[-1]) + 1
+            np.take(self.pair_of_run, run_index, out=out[lo : lo + RANGE_EVENTS])
+        return out
 
 
 def step_pairs(j: Journeys) -> StepPairs:
