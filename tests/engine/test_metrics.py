@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from engine.logs import STAGES, sorted_log
@@ -346,3 +347,39 @@ def test_select_counts_per_journey_and_keeps_shared_codes():
     assert s.codes["channel"].tolist() == [0, 0, 0] and dict(s.codes).keys() == j.codes.keys()
     again = s.select(np.array([True, False, True]))  # a selection of a selection
     assert again.codes["event"].tolist() == [2, 2] and again.customers.tolist() == ["a", "c"]
+
+
+def test_conformance_counts_by_hand():
+    """Skips, backward moves and skipped stages of four small journeys, counted by hand
+    (one has no designed stage: out of the figures, but its events count)."""
+    from journeymap.engine.journeys import Journeys
+    from journeymap.engine.metrics import conformance
+
+    order = ["awareness", "consideration", "decision", "purchase"]
+    journeys = {
+        "u1": ["awareness", "awareness", "decision"],  # skips consideration
+        "u2": ["consideration", None, "awareness", "consideration"],  # one move back
+        "u3": [None, "other"],  # no designed stage
+        "u4": ["awareness", "purchase", "decision"],  # skips two, then one move back
+    }
+    rows = [(c, i, s) for c, stages in journeys.items() for i, s in enumerate(stages)]
+    table = pa.table(
+        {
+            "customer_id": [r[0] for r in rows],
+            "ts": pa.array(
+                [pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(minutes=r[1]) for r in rows]
+            ),
+            "event": ["e"] * len(rows),
+            "touchpoint": [None if r[2] is None else "t" for r in rows],
+            "stage": [r[2] for r in rows],
+            "channel": pa.nulls(len(rows), pa.string()),
+            "session_id": pa.nulls(len(rows), pa.string()),
+        }
+    )
+    got = conformance(Journeys.from_rows(table, level="stage"), order)
+    assert got["customers"] == 3 and got["in_order"] == 0
+    assert (got["with_skips"], got["with_backward"], got["backward_moves"]) == (2, 2, 2)
+    assert got["skipped"] == {"awareness": 0, "consideration": 2, "decision": 1, "purchase": 0}
+    assert (got["events"], got["unmapped_events"]) == (12, 2)
+    empty = conformance(Journeys.from_rows(table.slice(7, 2), level="stage"), order)
+    assert empty["customers"] == 0 and np.isnan(empty["in_order_share"])
