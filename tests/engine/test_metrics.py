@@ -279,6 +279,17 @@ def test_chunked_sort_and_positions_match_numpy(chunk):
     assert order.tolist() == [] and sizes.tolist() == []
 
 
+def test_journey_of_run_starts_with_empty_journeys():
+    from journeymap.engine.metrics import _journey_of_run
+
+    offsets = np.array([0, 2, 2, 5, 6])  # journey 1 is empty
+    run_starts = np.array([0, 1, 2, 4, 5], dtype=np.int32)
+    want = np.searchsorted(offsets, run_starts, side="right") - 1
+    assert _journey_of_run(run_starts, offsets).tolist() == want.tolist() == [0, 0, 2, 2, 3]
+    full = np.array([0, 2, 5, 6])
+    assert _journey_of_run(run_starts, full).tolist() == [0, 0, 1, 1, 2]
+
+
 def test_mapped_copy_is_shared_inside_the_block_only(ws, log):
     """Inside ``sharing()`` every touchpoint-level question reads one copy of the mapped
     events (a snapshot's metrics, funnel, transitions and pain detection): built once,

@@ -44,7 +44,7 @@ def step_metrics(
 ) -> pd.DataFrame:
     """Metrics per name at the journeys' level (touchpoint or stage); see module docstring."""
     j = journeys.mapped()
-    n, steps, jid = len(j), j.steps, j.journey_of_event
+    n, steps = len(j), j.steps
     n_names = len(j.step_names)
     columns = [
         "name",
@@ -73,7 +73,10 @@ def step_metrics(
         last_goal = np.full(n, -1, dtype=first_pos.dtype)
         goal_pos = np.flatnonzero(j.codes["touchpoint"] == goal_code)
         if len(goal_pos):
-            rev_j, rev_idx = np.unique(jid[goal_pos][::-1], return_index=True)
+            # (their journeys by a search: the per-event journey numbers, 4 bytes an event,
+            # would be built and kept in ``j``'s cache for a few goal events)
+            owner = np.searchsorted(j.offsets, goal_pos, side="right") - 1
+            rev_j, rev_idx = np.unique(owner[::-1], return_index=True)
             last_goal[rev_j] = goal_pos[::-1][rev_idx]
         converted = last_goal[k_jid] >= first_pos
         del last_goal
@@ -148,12 +151,13 @@ def _step_pairs(j: Journeys) -> StepPairs:
         run[0] = True
         np.not_equal(steps[1:], steps[:-1], out=run[1:])
         run[j.offsets[:-1]] = True
-    return _first_per_journey(steps, j.journey_of_event, run)
+    return _first_per_journey(steps, j.offsets, run)
 
 
-def _first_per_journey(steps: np.ndarray, jid: np.ndarray, run: np.ndarray) -> StepPairs:
+def _first_per_journey(steps: np.ndarray, offsets: np.ndarray, run: np.ndarray) -> StepPairs:
     """Per (step, journey) pair present: first position, step, journey, and its number of
-    runs (``run`` marks the first event of each run of one step).
+    runs (``run`` marks the first event of each run of one step, and so of each journey
+    of ``offsets``).
 
     A pair's first event always starts a run, so only run starts are sorted. A stable sort
     on the small step codes (:func:`stable_order`) keeps positions ascending inside each
@@ -162,7 +166,10 @@ def _first_per_journey(steps: np.ndarray, jid: np.ndarray, run: np.ndarray) -> S
 
     Memory: every temporary is 4 bytes a run (2 for the codes), not 8 as numpy's
     ``argsort``/``flatnonzero`` give, and each is let go once used: at most about 20 bytes
-    a run beside the pairs, against about 45 before (3.2 GB at 100M events).
+    a run beside the pairs, against about 45 before (3.2 GB at 100M events). The journey
+    of each run start comes from numbering the journeys' first events among the run
+    starts, not from per-event journey numbers (4 bytes an event, kept in the journeys'
+    cache once built).
     """
     position = np.int32 if len(run) < 2**31 else np.int64
     run_starts = flatnonzero_as(run, position)
@@ -172,11 +179,11 @@ def _first_per_journey(steps: np.ndarray, jid: np.ndarray, run: np.ndarray) -> S
     order, sizes = stable_order(small, position)
     code = small.dtype
     del small
+    jj = _journey_of_run(run_starts, offsets)[order]
     rows = run_starts[order]
     del run_starts
     # the sorted steps, without a gather
     s = np.repeat(np.arange(len(sizes), dtype=code), sizes)
-    jj = jid[rows]
     new = np.ones(len(rows), dtype=bool)
     new[1:] = (s[1:] != s[:-1]) | (jj[1:] != jj[:-1])
     starts = flatnonzero_as(new, position)
@@ -203,6 +210,17 @@ def _first_per_journey(steps: np.ndarray, jid: np.ndarray, run: np.ndarray) -> S
     for array in (pairs.first, pairs.code, pairs.jid, pairs.runs, run, pair_of_run):
         array.flags.writeable = False  # cached and shared: a reader must never change them
     return pairs
+
+
+def _journey_of_run(run_starts: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The journey (int32) of each of the ascending ``run_starts``, among which every
+    non-empty journey's first event is: the running count of those first events."""
+    nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])
+    first = np.zeros(len(run_starts), dtype=bool)
+    first[np.searchsorted(run_starts, offsets[nonempty].astype(run_starts.dtype))] = True
+    number = np.cumsum(first, dtype=np.int32)
+    number -= 1
+    return number if len(nonempty) == len(offsets) - 1 else nonempty[number].astype(np.int32)
 
 
 def flatnonzero_as(
