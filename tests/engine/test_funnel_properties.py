@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import journeymap as jm
-from journeymap.engine.funnel import funnel_paths, summarise
+from journeymap.engine.funnel import RANGE_EVENTS, funnel_paths, journey_ranges, summarise
 from journeymap.engine.journeys import Journeys
 
 NAMES = "abcd"
@@ -166,8 +166,13 @@ journeys_st = st.dictionaries(
     open_=st.booleans(),
     directly=st.sets(st.integers(2, 4), max_size=2),
     within=st.dictionaries(st.integers(2, 4), st.integers(0, 15), max_size=2),
+    range_events=st.sampled_from([1, 2, 3, 5, RANGE_EVENTS]),
 )
-def test_funnel_matches_reference(raw, order, steps, window, exclusion, open_, directly, within):
+def test_funnel_matches_reference(
+    raw, order, steps, window, exclusion, open_, directly, within, range_events
+):
+    """Also per journey, with ranges of whole journeys as small as one event (journeys
+    then fall one or several to a range, as at 100M events with the default size)."""
     if order == "unordered" or open_:
         steps = list(dict.fromkeys(steps))
     if order == "unordered":
@@ -216,6 +221,7 @@ def test_funnel_matches_reference(raw, order, steps, window, exclusion, open_, d
         exclusions=[{"step": n, "from": a, "to": b} for n, a, b in exclusions],
         directly=sorted(directly),
         within={k: f"{v}s" for k, v in within.items()},
+        range_events=range_events,
     )
     ours = summarise(paths)
     ref = reference(
@@ -230,6 +236,14 @@ def test_funnel_matches_reference(raw, order, steps, window, exclusion, open_, d
     )
     counts = [sum(1 for r in ref.values() if k in r) for k in range(len(steps))]
     assert ours["customers"].tolist() == counts
+    for i, cust in enumerate(paths.journeys.keys):
+        want = ref.get(cust, {})
+        assert np.flatnonzero(paths.reached[i]).tolist() == sorted(want)
+        assert paths.seconds[i][paths.reached[i]].tolist() == [want[k] for k in sorted(want)]
+        j, at = paths.journeys, paths.positions[i][paths.reached[i]]
+        assert ((at >= j.offsets[i]) & (at < j.offsets[i + 1])).all()  # its own events
+        if order != "unordered":  # (there step k is the k-th distinct step done)
+            assert j.step_names[j.steps[at]].tolist() == [steps[k] for k in sorted(want)]
     for k in range(1, len(steps)):
         vals = [r[k] for r in ref.values() if k in r]
         got = ours["median_time_to_convert_s"].iloc[k]
@@ -240,6 +254,17 @@ def test_funnel_matches_reference(raw, order, steps, window, exclusion, open_, d
     entered = len(ref) if open_ else counts[0]
     if entered:
         assert ours["conversion"].tolist() == pytest.approx([c / entered for c in counts])
+
+
+def test_journey_ranges_cover_whole_journeys():
+    offsets = np.array([0, 3, 4, 4 + 9, 15, 16, 20])
+    for size in (1, 2, 4, 5, 9, 100):
+        ranges = journey_ranges(offsets, size)
+        assert [a for a, _ in ranges] == [0] + [b for _, b in ranges[:-1]]
+        assert ranges[-1][1] == len(offsets) - 1
+        for a, b in ranges:  # at most ``size`` events, or one longer journey alone
+            assert offsets[b] - offsets[a] <= size or b == a + 1
+    assert journey_ranges(np.array([0]), 4) == []
 
 
 def test_sequences_helper_is_exhaustive():

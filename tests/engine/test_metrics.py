@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from engine.logs import STAGES, sorted_log
@@ -61,8 +62,20 @@ def _oracle_metrics(log: pd.DataFrame, column: str, goal: str) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+@pytest.fixture(params=[None, 1, 5])
+def chunk(request, monkeypatch):
+    """Work over chunks of the default size, of one element, of five (passes then cut
+    journeys and names across chunks, as at 100M events with the default size)."""
+    from journeymap.engine import metrics
+
+    if request.param:
+        monkeypatch.setattr(metrics, "RANGE_EVENTS", request.param)
+        monkeypatch.setattr(metrics, "SORT_CHUNK", request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("level", ["touchpoint", "stage"])
-def test_step_metrics_match_oracle(ws, log, level):
+def test_step_metrics_match_oracle(ws, log, level, chunk):
     a = Analysis.from_workspace(ws)
     got = a.touchpoint_metrics() if level == "touchpoint" else a.stage_metrics()
     got = got.set_index(level)
@@ -203,7 +216,7 @@ def test_flows_dropped_at_funnel_step(ws, log):
 
 
 @pytest.mark.parametrize("level", ["touchpoint", "stage"])
-def test_step_pairs_match_oracle_and_are_cached(ws, log, level):
+def test_step_pairs_match_oracle_and_are_cached(ws, log, level, chunk):
     """The (journey, name) pairs touchpoint metrics and pain detection share: each pair's
     first event and number of runs as plain Python counts them, every event mapped to its
     pair; read-only, kept in the journeys' cache only inside ``sharing``."""
@@ -237,6 +250,44 @@ def test_step_pairs_match_oracle_and_are_cached(ws, log, level):
     of_event = pairs.pair_of_event()
     assert (pairs.code[of_event] == j.steps).all()
     assert (pairs.jid[of_event] == j.journey_of_event).all()
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1000])
+def test_chunked_sort_and_positions_match_numpy(chunk):
+    """The int32 stable sort by small codes and positions of a mask, chunk by chunk, give
+    numpy's int64 ``argsort(kind="stable")`` and ``flatnonzero`` exactly."""
+    from journeymap.engine.metrics import flatnonzero_as, stable_order
+
+    rng = np.random.default_rng(chunk)
+    codes = rng.integers(0, 6, 500).astype(np.uint16)
+    codes[codes == 3] = 7  # (codes never present: 3 and 6)
+    order, sizes = stable_order(codes, np.int32, chunk)
+    assert sizes.tolist() == np.bincount(codes).tolist()
+    assert order.dtype == np.int32
+    assert order.tolist() == np.argsort(codes, kind="stable").tolist()
+    for code in (None, 3, 5, 7):
+        values = codes if code is not None else codes % 2 == 1
+        found = flatnonzero_as(values, np.int32, code, chunk)
+        want = np.flatnonzero(values if code is None else values == code)
+        assert found.dtype == np.int32 and found.tolist() == want.tolist()
+    assert flatnonzero_as(np.zeros(0, dtype=bool), np.int32, chunk=chunk).tolist() == []
+    sparse = rng.choice([0, 70_000, 3, 2**20], 300).astype(np.int32)  # (renumbered densely)
+    order, sizes = stable_order(sparse, np.int32, chunk)
+    assert sizes.tolist() == np.bincount(sparse).tolist()
+    assert order.tolist() == np.argsort(sparse, kind="stable").tolist()
+    order, sizes = stable_order(np.zeros(0, dtype=np.uint16), np.int32, chunk)
+    assert order.tolist() == [] and sizes.tolist() == []
+
+
+def test_journey_of_run_starts_with_empty_journeys():
+    from journeymap.engine.metrics import _journey_of_run
+
+    offsets = np.array([0, 2, 2, 5, 6])  # journey 1 is empty
+    run_starts = np.array([0, 1, 2, 4, 5], dtype=np.int32)
+    want = np.searchsorted(offsets, run_starts, side="right") - 1
+    assert _journey_of_run(run_starts, offsets).tolist() == want.tolist() == [0, 0, 2, 2, 3]
+    full = np.array([0, 2, 5, 6])
+    assert _journey_of_run(run_starts, full).tolist() == [0, 0, 1, 1, 2]
 
 
 def test_mapped_copy_is_shared_inside_the_block_only(ws, log):
@@ -307,3 +358,39 @@ def test_select_counts_per_journey_and_keeps_shared_codes():
     assert s.codes["channel"].tolist() == [0, 0, 0] and dict(s.codes).keys() == j.codes.keys()
     again = s.select(np.array([True, False, True]))  # a selection of a selection
     assert again.codes["event"].tolist() == [2, 2] and again.customers.tolist() == ["a", "c"]
+
+
+def test_conformance_counts_by_hand():
+    """Skips, backward moves and skipped stages of four small journeys, counted by hand
+    (one has no designed stage: out of the figures, but its events count)."""
+    from journeymap.engine.journeys import Journeys
+    from journeymap.engine.metrics import conformance
+
+    order = ["awareness", "consideration", "decision", "purchase"]
+    journeys = {
+        "u1": ["awareness", "awareness", "decision"],  # skips consideration
+        "u2": ["consideration", None, "awareness", "consideration"],  # one move back
+        "u3": [None, "other"],  # no designed stage
+        "u4": ["awareness", "purchase", "decision"],  # skips two, then one move back
+    }
+    rows = [(c, i, s) for c, stages in journeys.items() for i, s in enumerate(stages)]
+    table = pa.table(
+        {
+            "customer_id": [r[0] for r in rows],
+            "ts": pa.array(
+                [pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(minutes=r[1]) for r in rows]
+            ),
+            "event": ["e"] * len(rows),
+            "touchpoint": [None if r[2] is None else "t" for r in rows],
+            "stage": [r[2] for r in rows],
+            "channel": pa.nulls(len(rows), pa.string()),
+            "session_id": pa.nulls(len(rows), pa.string()),
+        }
+    )
+    got = conformance(Journeys.from_rows(table, level="stage"), order)
+    assert got["customers"] == 3 and got["in_order"] == 0
+    assert (got["with_skips"], got["with_backward"], got["backward_moves"]) == (2, 2, 2)
+    assert got["skipped"] == {"awareness": 0, "consideration": 2, "decision": 1, "purchase": 0}
+    assert (got["events"], got["unmapped_events"]) == (12, 2)
+    empty = conformance(Journeys.from_rows(table.slice(7, 2), level="stage"), order)
+    assert empty["customers"] == 0 and np.isnan(empty["in_order_share"])

@@ -56,18 +56,35 @@ def clean(journeys: Journeys, rules: list[dict] | None) -> Journeys:
     return replace(journeys, codes=codes, names=names_by_kind, _cache={})
 
 
-def _first_last(positions: np.ndarray, jid: np.ndarray, n: int, last: bool) -> np.ndarray:
-    out = np.full(n, -1, dtype=np.int64)
+def _first_last(positions: np.ndarray, offsets: np.ndarray, last: bool) -> np.ndarray:
+    """Per journey, the first (or last) of the ascending event ``positions`` in it, -1 if
+    none. Journeys are contiguous, so the positions' journeys are non-decreasing and each
+    journey's are one run (no sort, as ``np.unique`` would do); they are found by a search
+    in ``offsets``, not read from per-event journey numbers (4 bytes an event, kept in
+    the journeys' cache once built: 0.4 GB at 100M events)."""
+    out = np.full(len(offsets) - 1, -1, dtype=np.int64)
     if len(positions) == 0:
         return out
-    owners = jid[positions]
+    owners = np.searchsorted(offsets, positions, side="right") - 1
+    edge = np.empty(len(owners), dtype=bool)
     if last:
-        u, idx = np.unique(owners[::-1], return_index=True)
-        out[u] = positions[::-1][idx]
+        edge[-1] = True
+        np.not_equal(owners[1:], owners[:-1], out=edge[:-1])
     else:
-        u, idx = np.unique(owners, return_index=True)
-        out[u] = positions[idx]
+        edge[0] = True
+        np.not_equal(owners[1:], owners[:-1], out=edge[1:])
+    out[owners[edge]] = positions[edge]
     return out
+
+
+def _counted(keys: np.ndarray, table: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``keys`` (ascending, each below ``table``) and how often each occurs:
+    by ``bincount`` when a table of that size is modest beside the keys, else a sort."""
+    if table <= 4 * len(keys) + 2**20:
+        counts = np.bincount(keys)
+        present = np.flatnonzero(counts)
+        return present, counts[present]
+    return np.unique(keys, return_counts=True)
 
 
 def flows(
@@ -84,7 +101,7 @@ def flows(
     if steps < 2:
         raise ValueError(f"flows: steps must be at least 2, got {steps}")
     j = clean(journeys.mapped(), cleaning)
-    n, jid = len(j), j.journey_of_event
+    n = len(j)
     begin, stop = j.offsets[:-1], j.offsets[1:]
     forward = True
     if after is not None:
@@ -96,15 +113,15 @@ def flows(
         s_pos = np.flatnonzero(j.steps == j.code_of(start)) if start else None
         e_pos = np.flatnonzero(j.steps == j.code_of(end)) if end else None
         if start and not end:
-            a = _first_last(s_pos, jid, n, last=True)
+            a = _first_last(s_pos, j.offsets, last=True)
             b = np.where(a >= 0, np.minimum(a + steps, stop), -1)
         elif end and not start:
             forward = False
-            e = _first_last(e_pos, jid, n, last=False)
+            e = _first_last(e_pos, j.offsets, last=False)
             a = np.where(e >= 0, np.maximum(begin, e - steps + 1), -1)
             b = np.where(e >= 0, e + 1, -1)
         else:
-            first_s = _first_last(s_pos, jid, n, last=False)
+            first_s = _first_last(s_pos, j.offsets, last=False)
             has = first_s >= 0
             e = np.full(n, -1, dtype=np.int64)
             nxt, ok = _next(e_pos, first_s[has] + 1, stop[has])
@@ -116,34 +133,38 @@ def flows(
             forward = False
     inside = a >= 0
     a, b, stop_in = a[inside], b[inside], stop[inside]
+    del inside
     lengths = b - a
-    starts = np.repeat(a, lengths)
-    offset_in_path = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    pos = starts + offset_in_path
     names = np.append(j.step_names.astype(str), END)
     width = len(names)
     # END's code: width - 1, or the step's own if a cleaning alias is literally "(end)"
     # (the edges then merge, as their names do)
     end_code = int(np.flatnonzero(names == END)[0])
-    has_next = offset_in_path < np.repeat(lengths, lengths) - 1
-    src_pos = pos[has_next]
     # one integer per edge, (source_step - 1, source, target) in base ``width``, counted
     # without strings or a pandas groupby (0.4 s at 10M events); the sorts below give
-    # the order, so how the edges are counted does not show
-    key = offset_in_path[has_next] * width + j.steps[src_pos]
-    key = key * width + j.steps[src_pos + 1]
+    # the order, so how the edges are counted does not show. Step by step: arrays of the
+    # paths (a few bytes a journey), not of every event on them (about 70 bytes an event
+    # of the paths at once before: 1.3 GB at 100M events).
+    level = j.steps
+    keys, counts = [], []
+    for k in range(int(lengths.max()) - 1 if len(lengths) else 0):
+        source = a[lengths > k + 1] + k
+        pair = level[source].astype(np.int64) * width + level[source + 1]
+        present, customers = _counted(pair, width * width)
+        keys.append(present + k * width * width)
+        counts.append(customers)
     if forward:
         ended = (b == stop_in) & (lengths < steps)
         last = b[ended] - 1
-        end_key = ((lengths[ended].astype(np.int64) - 1) * width + j.steps[last]) * width
+        end_key = ((lengths[ended].astype(np.int64) - 1) * width + level[last]) * width
         end_key += end_code
-        key = np.concatenate([key, end_key])
-    if steps * width * width <= 4 * len(key) + 2**20:  # a bincount table of modest size
-        counts = np.bincount(key)
-        present = np.flatnonzero(counts)
-        customers = counts[present]
-    else:
-        present, customers = np.unique(key, return_counts=True)
+        present, customers = _counted(end_key, steps * width * width)
+        keys.append(present)
+        counts.append(customers)
+    # (an "(end)" alias's edges and the ended paths' can share keys: added up)
+    present, where = np.unique(np.concatenate(keys or [np.zeros(0, np.int64)]), return_inverse=True)
+    customers = np.zeros(len(present), dtype=np.int64)
+    np.add.at(customers, where, np.concatenate(counts or [np.zeros(0, np.int64)]))
     step0, rest = np.divmod(present, width * width)
     out = pd.DataFrame(
         {

@@ -54,6 +54,11 @@ import pandas as pd
 from journeymap.engine.journeys import Journeys
 
 ORDERS = ("ordered", "strict", "unordered")
+#: Events per range of whole journeys that a funnel works on at once (see
+#: :func:`funnel_paths`: about 20-30 MB of temporaries a range, at any size of log), and
+#: elements per chunk of the other chunked passes (step pairs, time to next stage,
+#: channel mix, transitions' seconds): their temporaries weigh one chunk, not the log.
+RANGE_EVENTS = 1 << 20
 NONE_VALUE = "(none)"
 
 
@@ -89,7 +94,7 @@ class FunnelPaths:
     journeys: Journeys
     names: list[str]
     reached: np.ndarray  # bool (journeys, K)
-    positions: np.ndarray  # int64 (journeys, K), -1 where not reached
+    positions: np.ndarray  # int32 (int64 past 2**31 events) (journeys, K), -1 where not reached
     seconds: np.ndarray  # float (journeys, K), NaN where not reached
     open: bool
 
@@ -116,18 +121,26 @@ def _next(positions: np.ndarray, start: np.ndarray, end: np.ndarray):
 
 
 class _Walker:
-    """Shared arrays of one funnel computation."""
+    """Shared arrays of one funnel computation over one range of whole journeys (flat
+    arrays of the range, ``offsets`` and journey numbers rebased to it)."""
 
-    def __init__(self, j: Journeys, codes: list[int], window: int | None):
-        self.j, self.codes, self.window = j, codes, window
-        self.steps, self.ts = j.steps, j.ts
-        self.jid = j.journey_of_event
+    def __init__(
+        self,
+        steps: np.ndarray,
+        ts: np.ndarray,
+        offsets: np.ndarray,
+        jid: np.ndarray,
+        codes: list[int],
+        window: int | None,
+    ):
+        self.steps, self.ts, self.offsets, self.jid = steps, ts, offsets, jid
+        self.codes, self.window = codes, window
         self._where: dict[int, np.ndarray] = {}
 
     def end_of(self, positions: np.ndarray) -> np.ndarray:
         """End (exclusive) of the journey of the events at ``positions``; asked for the
-        entries only, not kept per event (8 bytes an event: 0.6 GB at 100M)."""
-        return self.j.offsets[1:][self.jid[positions]]
+        entries only, not kept per event."""
+        return self.offsets[1:][self.jid[positions]]
 
     def where(self, code: int) -> np.ndarray:
         if code not in self._where:
@@ -262,8 +275,16 @@ def funnel_paths(
     open: bool = False,
     directly=None,
     within=None,
+    range_events: int = RANGE_EVENTS,
 ) -> FunnelPaths:
-    """Per-journey funnel outcome (see the module docstring for every rule)."""
+    """Per-journey funnel outcome (see the module docstring for every rule).
+
+    Journeys are independent, so the work runs over ranges of whole journeys of about
+    ``range_events`` events (:func:`journey_ranges`) and fills the preallocated per-journey
+    outputs: the per-entry arrays (each entry's path: positions, times, picks; about 20
+    bytes an event of the whole log at once before, 2 GB at 100M events) then weigh one
+    range's worth, whatever the size of the log. The outputs are 21 bytes a journey and
+    step (int32 positions, float seconds, reached)."""
     if order not in ORDERS:
         raise ValueError(f"funnel order must be one of {', '.join(ORDERS)}, got {order!r}")
     if len(steps) < 1:
@@ -279,14 +300,46 @@ def funnel_paths(
             raise ValueError(f"an unordered funnel needs distinct steps, got {steps}")
         if excl or open:
             raise ValueError("exclusions and open entry need order 'ordered' or 'strict'")
-    walker = _Walker(j, codes, parse_window(window))
-    reached = np.zeros((n, k_total), dtype=bool)
-    positions = np.full((n, k_total), -1, dtype=np.int64)
+    window_us = parse_window(window)
+    # (int32 positions below 2**31 events: 4 bytes a journey and step less, 0.7 GB at 100M)
+    position = np.int32 if j.n_events < 2**31 else np.int64
+    positions = np.full((n, k_total), -1, dtype=position)
     seconds = np.full((n, k_total), np.nan)
+    for a, b in journey_ranges(j.offsets, range_events):
+        lo, hi = int(j.offsets[a]), int(j.offsets[b])
+        offsets = j.offsets[a : b + 1] - lo
+        # zero-copy slices but the range's journey numbers (not the log's: 4 bytes an
+        # event kept in the journeys' cache, 0.4 GB at 100M)
+        jid = np.repeat(np.arange(b - a, dtype=np.int32), np.diff(offsets))
+        walker = _Walker(j.steps[lo:hi], j.ts[lo:hi], offsets, jid, codes, window_us)
+        rows = slice(a, b)
+        args = (order, open, constrained, direct, limits, excl)
+        _funnel_range(walker, *args, b - a, positions[rows], seconds[rows], lo)
+    reached = positions >= 0
+    return FunnelPaths(j, list(steps), reached, positions, seconds, open)
+
+
+def _funnel_range(
+    walker: _Walker,
+    order: str,
+    open: bool,
+    constrained: bool,
+    direct: list[bool],
+    limits: list[int | None],
+    excl: list[Exclusion],
+    n: int,
+    positions: np.ndarray,
+    seconds: np.ndarray,
+    lo: int,
+) -> None:
+    """The funnel of the ``n`` journeys of ``walker``'s range, written into their rows of
+    ``positions`` (event numbers of the whole log: the range's plus ``lo``) and
+    ``seconds``."""
+    codes, k_total = walker.codes, len(walker.codes)
+    steps, ts = walker.steps, walker.ts
     if order == "unordered":
-        entries = np.flatnonzero(np.isin(j.steps, [c for c in codes if c >= 0]))
-        pos = walker.unordered(entries)
-        candidates = [(entries, pos)]
+        entries = np.flatnonzero(np.isin(steps, [c for c in codes if c >= 0]))
+        candidates = [(entries, walker.unordered(entries))]
     else:
         candidates = []
         for first in range(k_total if open else 1):
@@ -298,30 +351,41 @@ def funnel_paths(
             keep = ~walker.tainted(pos, excl)
             candidates.append((entries[keep], pos[keep]))
     entries = np.concatenate([c[0] for c in candidates]).astype(np.int64)
-    pos = np.concatenate([c[1] for c in candidates]) if candidates else positions[:0]
+    pos = np.concatenate([c[1] for c in candidates])
+    del candidates
     jid = walker.jid[entries]
     if not open:
         score = (pos >= 0).sum(axis=1)
         chosen = _pick(jid, entries, score, n)
         rows = chosen >= 0
-        positions[rows] = pos[chosen[rows]]
-        reached = positions >= 0
-        t0 = j.ts[entries[chosen[rows]]]
-        for k in range(k_total):
-            hit = reached[rows, k]
-            col = np.full(rows.sum(), np.nan)
-            col[hit] = (j.ts[positions[rows, k][hit]] - t0[hit]) / 1e6
-            seconds[rows, k] = col
+        got = pos[chosen[rows]]
+        hit = got >= 0
+        t0 = np.broadcast_to(ts[entries[chosen[rows]]][:, None], got.shape)
+        secs = np.full(got.shape, np.nan)
+        secs[hit] = (ts[got[hit]] - t0[hit]) / 1e6
+        got[hit] += lo
+        positions[rows] = got
+        seconds[rows] = secs
     else:
         for k in range(k_total):
             has = pos[:, k] >= 0
             chosen = _pick(jid[has], entries[has], np.zeros(has.sum()), n)
             rows = chosen >= 0
             picked = np.flatnonzero(has)[chosen[rows]]
-            positions[rows, k] = pos[picked, k]
-            seconds[rows, k] = (j.ts[pos[picked, k]] - j.ts[entries[picked]]) / 1e6
-        reached = positions >= 0
-    return FunnelPaths(j, list(steps), reached, positions, seconds, open)
+            positions[rows, k] = pos[picked, k] + lo
+            seconds[rows, k] = (ts[pos[picked, k]] - ts[entries[picked]]) / 1e6
+
+
+def journey_ranges(offsets: np.ndarray, size: int) -> list[tuple[int, int]]:
+    """Consecutive ranges ``[a, b)`` of whole journeys of at most ``size`` events each (a
+    longer journey makes a range by itself), covering every journey: how a pass over
+    independent journeys holds one range's temporaries at a time."""
+    n, bounds = len(offsets) - 1, [(0)]
+    while bounds[-1] < n:
+        a = bounds[-1]
+        b = int(np.searchsorted(offsets, offsets[a] + size, side="right")) - 1
+        bounds.append(max(b, a + 1))
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
 def _step_constraints(
@@ -439,7 +503,8 @@ def summarise(
 
 
 def _table(paths: FunnelPaths, member: np.ndarray, reference: str) -> pd.DataFrame:
-    reached = paths.reached[member]
+    # (no boolean-index copy for everyone: it costs 17 bytes a journey, 0.2 GB at 100M)
+    reached = paths.reached if member.all() else paths.reached[member]
     counts = reached.sum(axis=0).astype("int64")
     entered = int(reached.any(axis=1).sum()) if paths.open else int(counts[0])
     previous = np.concatenate([[entered], counts[:-1]]).astype(float)
@@ -447,8 +512,8 @@ def _table(paths: FunnelPaths, member: np.ndarray, reference: str) -> pd.DataFra
         conversion = np.where(entered > 0, counts / max(entered, 1), np.nan)
         conv_prev = np.where(previous > 0, counts / np.where(previous > 0, previous, 1), np.nan)
     medians = []
-    for k in range(len(paths.names)):
-        vals = paths.seconds[member][reached[:, k], k]
+    for k in range(len(paths.names)):  # (column by column: no copy of all the seconds)
+        vals = paths.seconds[paths.reached[:, k] & member, k]
         medians.append(float(np.median(vals)) if k > 0 and len(vals) else np.nan)
     dropoff = np.concatenate([[0], counts[:-1] - counts[1:]]).astype("int64")
     return pd.DataFrame(
