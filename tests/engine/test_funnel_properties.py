@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import journeymap as jm
-from journeymap.engine.funnel import RANGE_EVENTS, funnel_paths, journey_ranges, summarise
-from journeymap.engine.journeys import Journeys
+from journeymap.engine.funnel import RANGE_EVENTS, funnel_paths, summarise
+from journeymap.engine.journeys import Journeys, journey_ranges
 
 NAMES = "abcd"
 

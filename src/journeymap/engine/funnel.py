@@ -51,7 +51,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from journeymap.engine.journeys import Journeys
+from journeymap.engine.journeys import Journeys, journey_ranges
 
 ORDERS = ("ordered", "strict", "unordered")
 #: Events per range of whole journeys that a funnel works on at once (see
@@ -280,8 +280,8 @@ def funnel_paths(
     """Per-journey funnel outcome (see the module docstring for every rule).
 
     Journeys are independent, so the work runs over ranges of whole journeys of about
-    ``range_events`` events (:func:`journey_ranges`) and fills the preallocated per-journey
-    outputs: the per-entry arrays (each entry's path: positions, times, picks; about 20
+    ``range_events`` events (:func:`.journeys.journey_ranges`) and fills the preallocated
+    per-journey outputs: the per-entry arrays (each entry's path: positions, times, picks; about 20
     bytes an event of the whole log at once before, 2 GB at 100M events) then weigh one
     range's worth, whatever the size of the log. The outputs are 21 bytes a journey and
     step (int32 positions, float seconds, reached)."""
@@ -374,18 +374,6 @@ def _funnel_range(
             picked = np.flatnonzero(has)[chosen[rows]]
             positions[rows, k] = pos[picked, k] + lo
             seconds[rows, k] = (ts[pos[picked, k]] - ts[entries[picked]]) / 1e6
-
-
-def journey_ranges(offsets: np.ndarray, size: int) -> list[tuple[int, int]]:
-    """Consecutive ranges ``[a, b)`` of whole journeys of at most ``size`` events each (a
-    longer journey makes a range by itself), covering every journey: how a pass over
-    independent journeys holds one range's temporaries at a time."""
-    n, bounds = len(offsets) - 1, [(0)]
-    while bounds[-1] < n:
-        a = bounds[-1]
-        b = int(np.searchsorted(offsets, offsets[a] + size, side="right")) - 1
-        bounds.append(max(b, a + 1))
-    return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
 def _step_constraints(

@@ -368,6 +368,18 @@ class Journeys:
         return int(idx) if idx < len(names) and names[idx] == name else -1
 
 
+def journey_ranges(offsets: np.ndarray, size: int) -> list[tuple[int, int]]:
+    """Consecutive ranges ``[a, b)`` of whole journeys of at most ``size`` events each (a
+    longer journey makes a range by itself), covering every journey: how a pass over
+    independent journeys holds one range's temporaries at a time."""
+    n, bounds = len(offsets) - 1, [(0)]
+    while bounds[-1] < n:
+        a = bounds[-1]
+        b = int(np.searchsorted(offsets, offsets[a] + size, side="right")) - 1
+        bounds.append(max(b, a + 1))
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
 def count_per_journey(mask: np.ndarray, offsets: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
     """How many events of each journey ``mask`` holds for, ``chunk`` journeys at a time
     (``reduceat`` widens the booleans it sums to int64: 8 bytes an event at once)."""

@@ -66,6 +66,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from journeymap.engine.journeys import journey_ranges
 from journeymap.engine.metrics import step_pairs
 from journeymap.insights import stats
 from journeymap.insights.frames import JourneyFrames, journey_frames
@@ -311,15 +312,14 @@ class _Context:
         (the previous event, the next contact, the first use of a channel) is seen whole
         in one range, and every per-event temporary is a range's size."""
         offsets = self.f.journeys.offsets
-        n, lo, first, runs_before = int(offsets[-1]), 0, 0, 0
-        while lo < n:
-            last = int(np.searchsorted(offsets, lo + RANGE_EVENTS, side="right")) - 1
-            last = min(max(last, first + 1), self.n_journeys)
-            hi = int(offsets[last])
+        runs_before = 0
+        for first, last in journey_ranges(offsets, RANGE_EVENTS):
+            lo, hi = int(offsets[first]), int(offsets[last])
+            if lo == hi:  # (only empty journeys: nothing happens there)
+                continue
             r = _Range(self, lo, hi, first, runs_before)
             yield r
             runs_before += int(np.count_nonzero(r.run_start))
-            lo, first = hi, last
 
     def pre_goal(self, tp: str) -> bool:
         """Touchpoints on the way to the goal (its stage or earlier), the goal excluded."""
