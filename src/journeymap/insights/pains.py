@@ -67,7 +67,7 @@ import numpy as np
 import pandas as pd
 
 from journeymap.engine.journeys import journey_ranges
-from journeymap.engine.metrics import step_pairs
+from journeymap.engine.metrics import stable_order, step_pairs
 from journeymap.insights import stats
 from journeymap.insights.frames import JourneyFrames, journey_frames
 
@@ -827,18 +827,9 @@ class _MovePool:
 
     def _slots(self, slot_step: np.ndarray) -> np.ndarray:
         """Sorted positions of each step's moves: the slots grouped by step, in slot order
-        (a stable counting sort, a range of slots at a time: no pool-sized argsort)."""
-        slots = np.empty(self.size, dtype=np.int32 if self.size < 2**31 else np.int64)
-        cursor = self.first_slot[:-1].copy()
-        for part in _chunks(self.size):
-            chunk = slot_step[part]
-            order = np.argsort(chunk, kind="stable")  # (16 bits: radix, linear time)
-            count = np.bincount(chunk, minlength=self.n_steps)
-            start = np.cumsum(count) - count
-            dest = np.repeat(cursor - start, count) + np.arange(len(chunk))
-            slots[dest] = order + part.start
-            cursor += count
-        return slots
+        (the engine's chunked stable counting sort: no pool-sized int64 argsort)."""
+        position = np.int32 if self.size < 2**31 else np.int64
+        return stable_order(slot_step, position, chunk=RANGE_EVENTS)[0]
 
     def _count(self, step: int) -> int:
         return int(self.count[step]) if 0 <= step < self.n_steps else 0
