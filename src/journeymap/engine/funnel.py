@@ -51,7 +51,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from journeymap.engine.journeys import Journeys, journey_ranges
+from journeymap.engine.journeys import Journeys, journey_numbers, journey_ranges
 
 ORDERS = ("ordered", "strict", "unordered")
 #: Events per range of whole journeys that a funnel works on at once (see
@@ -310,7 +310,7 @@ def funnel_paths(
         offsets = j.offsets[a : b + 1] - lo
         # zero-copy slices but the range's journey numbers (not the log's: 4 bytes an
         # event kept in the journeys' cache, 0.4 GB at 100M)
-        jid = np.repeat(np.arange(b - a, dtype=np.int32), np.diff(offsets))
+        jid = journey_numbers(offsets)
         walker = _Walker(j.steps[lo:hi], j.ts[lo:hi], offsets, jid, codes, window_us)
         rows = slice(a, b)
         args = (order, open, constrained, direct, limits, excl)

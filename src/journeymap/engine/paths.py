@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from journeymap.engine.journeys import Journeys
+from journeymap.engine.journeys import Journeys, journey_numbers
 from journeymap.engine.metrics import RANGE_EVENTS, stable_order
 
 START, END = "(start)", "(end)"
@@ -90,7 +90,7 @@ def _pair_stats(j: Journeys, key: np.ndarray, width: int) -> pd.DataFrame:
     # the journey of each event, for this pass only (``journey_of_event`` would keep it in
     # the journeys' cache: 4 bytes an event, 0.4 GB at 100M, the store's for good once the
     # store holds only mapped events)
-    jid = np.repeat(np.arange(n_journeys, dtype=np.int32), np.diff(j.offsets))
+    jid = journey_numbers(j.offsets)
     # seconds between the events of each pair, in event order (read sequentially, without
     # a copy per chunk: gathering two times per pair key by key is twice as slow)
     seconds = np.empty(n_pairs)
